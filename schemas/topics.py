@@ -1,0 +1,30 @@
+"""The topic catalogue: every Kafka topic socialpulse reads or writes, with its key and value contract."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
+from schemas.events import EnrichedEvent, RawEvent
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    version: int
+    key: str  # which field is the message key
+    value_model: type[BaseModel]
+    description: str
+
+
+RAW = TopicSpec("social.raw.v1", 1, "event_id", RawEvent, "Normalised raw posts from every network.")
+ENRICHED = TopicSpec(
+    "social.enriched.v1", 1, "event_id", EnrichedEvent, "Posts with language, entities, sentiment, topics."
+)
+DEADLETTER = TopicSpec(
+    "social.deadletter.v1", 1, "dead_letter_id", DeadLetter, "Records that failed, with original bytes."
+)
+ALERTS = TopicSpec("social.alerts.v1", 1, "alert_id", Alert, "Spike alerts with explanations.")
+
+TOPICS: dict[str, TopicSpec] = {spec.name: spec for spec in (RAW, ENRICHED, DEADLETTER, ALERTS)}

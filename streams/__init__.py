@@ -1,0 +1,1 @@
+"""socialpulse I/O and wiring: settings, Faust app and agents, codec, producers, ClickHouse, metrics, CLI."""
