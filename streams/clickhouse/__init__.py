@@ -1,0 +1,1 @@
+"""ClickHouse access: connection, migrations, the batched idempotent writer."""

@@ -1,0 +1,78 @@
+"""The one settings object. Built once (``Settings()``) from env vars prefixed ``SOCIALPULSE_``.
+
+Nested fields use ``__``: ``SOCIALPULSE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19092``. Everything else in
+socialpulse receives explicit arguments taken from this object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    raw_topic: str = "social.raw.v1"
+    enriched_topic: str = "social.enriched.v1"
+    deadletter_topic: str = "social.deadletter.v1"
+    alerts_topic: str = "social.alerts.v1"
+    partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = "socialpulse"
+
+
+class ClickHouseSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 19000
+    http_port: int = 18123
+    database: str = "socialpulse"
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    # Sink batches: flush at this many rows or this many seconds, whichever first.
+    insert_batch_rows: int = Field(default=10_000, ge=1)
+    insert_batch_seconds: float = Field(default=1.0, gt=0)
+    # Retriable failures back off exponentially up to this delay, then keep retrying at it.
+    max_backoff_seconds: float = Field(default=10.0, gt=0)
+
+
+class NlpSettings(_Section):
+    profile: str = "fast"
+    languages: tuple[str, ...] = ("en", "es")
+    topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
+    batch_size: int = Field(default=256, ge=1)
+    batch_seconds: float = Field(default=0.5, gt=0)
+    max_text_chars: int = Field(default=10_000, ge=1)
+
+
+class WorkerSettings(_Section):
+    app_id: str = "socialpulse"
+    web_port: int = Field(default=6066, ge=0)  # Faust web + /metrics; 0 = pick a free port
+    data_dir: Path = REPO_ROOT / ".local" / "worker"
+    enrich: bool = True  # false = pass-through (benchmarks): no NLP, only decode → enriched shape
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SOCIALPULSE_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    nlp: NlpSettings = NlpSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _topics_are_distinct(self) -> Settings:
+        topics = [self.kafka.raw_topic, self.kafka.enriched_topic, self.kafka.deadletter_topic,
+                  self.kafka.alerts_topic]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"Kafka topics must be distinct, got {topics}")
+        return self
