@@ -1,0 +1,42 @@
+import re
+
+from streams.clickhouse.migrate import load_migrations, split_statements
+from streams.clickhouse.rows import DEAD_LETTER_COLUMNS, EVENT_COLUMNS
+
+
+def test_migrations_split_statements_and_read_version_requirements():
+    sql = """
+-- a comment
+CREATE TABLE a (x UInt8) ENGINE = Memory;
+-- requires: 20.1
+ALTER TABLE a MODIFY TTL x;
+"""
+    statements = split_statements(sql)
+    assert [s.requires for s in statements] == [None, (20, 1)]
+    assert statements[0].sql.startswith("CREATE TABLE a")
+    assert "--" not in statements[1].sql
+
+
+def test_migrations_are_numbered_uniquely_and_in_order():
+    migrations = load_migrations()
+    versions = [m.version for m in migrations]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert versions[0] == 1
+
+
+def _ddl_columns(table: str) -> list[str]:
+    for migration in load_migrations():
+        for statement in migration.statements:
+            match = re.match(rf"CREATE TABLE IF NOT EXISTS \{{db\}}\.{table}\s*\((.*)\)\s*ENGINE", statement.sql, re.S)
+            if match:
+                return [line.strip().split()[0].strip("`") for line in match.group(1).splitlines()
+                        if line.strip()]
+    raise AssertionError(f"no DDL for {table}")
+
+
+def test_clickhouse_rows_match_the_events_ddl_column_for_column():
+    assert list(EVENT_COLUMNS) == _ddl_columns("events")
+
+
+def test_clickhouse_rows_match_the_dead_letters_ddl():
+    assert list(DEAD_LETTER_COLUMNS) == _ddl_columns("dead_letters")
