@@ -23,12 +23,18 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt requirements/models.txt
 .PHONY: install
 install: $(VENV)/.installed ## Create the virtualenv with pinned dependencies and spaCy pipelines
 
+.PHONY: system
+system: ## Install the Debian packages the local stack needs (ClickHouse, Prometheus, kcat) if missing
+	@if command -v clickhouse-server >/dev/null && command -v prometheus >/dev/null && command -v promtool >/dev/null \
+	   && command -v kcat >/dev/null && command -v java >/dev/null && command -v mvn >/dev/null; then :; \
+	 else bash .ci/install-system.sh; fi
+
 .PHONY: up
-up: ## Start the local stack (Kafka, ClickHouse) on 127.0.0.1, installing it on first use
+up: system ## Start the local stack (Kafka, ClickHouse) on 127.0.0.1, installing it on first use
 	$(STACK) up
 
 .PHONY: down
-down: ## Stop the local stack (data is kept)
+down: stop-workers ## Stop the workers and the local stack (data is kept)
 	$(STACK) down
 
 .PHONY: status
@@ -43,3 +49,19 @@ clean-data: ## Stop the stack and delete its data under .local/ (installs are ke
 lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check schemas processors streams tests bench
 	$(VENV)/bin/mypy schemas processors
+
+.PHONY: run
+run: install up ## Main job: stack up, topics + tables, workers, replay the sample, print a trend report
+	$(VENV)/bin/socialpulse run --workers $(WORKERS)
+
+.PHONY: stop-workers
+stop-workers: ## Stop the background workers started by `make run`
+	@[ -x $(VENV)/bin/socialpulse ] && $(VENV)/bin/socialpulse workers stop || true
+
+.PHONY: test
+test: install up ## Unit, agent and integration tests (integration uses the real local stack)
+	$(VENV)/bin/python -m pytest tests -q
+
+.PHONY: test-unit
+test-unit: install ## Unit tests only (no services needed)
+	$(VENV)/bin/python -m pytest tests/unit -q
