@@ -10,7 +10,7 @@ from collections.abc import Sequence
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.
 # `func(args) -> int` is the exit code.
 COMMAND_MODULES = (
-    "streams.commands.stack",
+    "streams.commands.pipeline",
 )
 
 

@@ -1,0 +1,153 @@
+"""The Faust application and its agents, built by a factory so tests can use their own topics and tables.
+
+Agents stay thin: take a batch → a step from streams/steps.py → produce → ack. A data error never escapes
+an agent loop (Faust would restart the agent and offsets could be skipped): it is a dead letter.
+`take_events` acknowledges a batch in a `finally` when the loop body returns, so the body returns only
+after the produced messages were delivered and the ClickHouse insert succeeded; failures are retried
+in place (`retry_in_place`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from processors.enrich import EnrichmentModels
+from processors.models import load_models
+from streams import codec
+from streams.clickhouse.client import connect
+from streams.clickhouse.writer import ClickHouseWriter, RowWriter
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.steps import Destination, Outgoing, enrich_records, sink_dead_letter_records, sink_records
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Wiring:
+    """What the agents need besides settings; tests replace parts of it."""
+
+    writer_factory: Callable[[], RowWriter]
+    models_loader: Callable[[], EnrichmentModels]
+    metrics: Metrics
+    clock: Callable[[], datetime] = utcnow
+
+
+def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
+    ch = settings.clickhouse
+
+    def writer() -> RowWriter:
+        return ClickHouseWriter(
+            lambda: connect(ch, database=ch.database),
+            max_backoff_seconds=ch.max_backoff_seconds,
+            on_retry=lambda exc, attempt: metrics.clickhouse_retries.inc(),
+        )
+
+    def models() -> EnrichmentModels:
+        return load_models(profile=settings.nlp.profile, topics_path=settings.nlp.topics_path,
+                           languages=settings.nlp.languages)
+
+    return Wiring(writer_factory=writer, models_loader=models, metrics=metrics)
+
+
+def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
+    wiring = wiring or default_wiring(settings, Metrics.create())
+    metrics = wiring.metrics
+    kafka, ch, nlp = settings.kafka, settings.clickhouse, settings.nlp
+    app = faust.App(
+        settings.worker.app_id,
+        broker=f"kafka://{kafka.bootstrap_servers}",
+        datadir=str(settings.worker.data_dir),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host="127.0.0.1",
+        web_port=settings.worker.web_port,
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,  # on shutdown, finish the batches already taken before committing
+    )
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, partitions=kafka.partitions, key_type=bytes, value_type=bytes)
+
+    raw_topic, enriched_topic, deadletter_topic = (
+        topic(kafka.raw_topic), topic(kafka.enriched_topic), topic(kafka.deadletter_topic))
+    destinations = {Destination.ENRICHED: enriched_topic, Destination.DEADLETTER: deadletter_topic}
+    limits = codec.Limits(max_text_chars=nlp.max_text_chars)
+
+    async def retry_in_place(agent: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Data errors are values; what raises is the broker, ClickHouse or a bug. The batch must not be acked
+        unprocessed, so it is retried with bounded backoff: a stuck batch is a stalled pipeline, never loss."""
+        attempt = 0
+        while True:
+            try:
+                await step()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                attempt += 1
+                metrics.batch_retries.labels(agent=agent).inc()
+                delay = min(ch.max_backoff_seconds, 0.5 * 2 ** min(attempt, 6))
+                log.exception("%s batch failed (attempt %d); retrying in %.1fs", agent, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def send_all(messages: Sequence[Outgoing]) -> None:
+        """Send, then wait until the broker acknowledged every message."""
+        pending = [await destinations[m.destination].send(key=m.key, value=m.value) for m in messages]
+        await asyncio.gather(*pending)
+
+    @app.agent(raw_topic, name="enrich")
+    async def enrich(stream: faust.StreamT) -> None:
+        models = await asyncio.to_thread(wiring.models_loader) if settings.worker.enrich else None
+        async for events in stream.take_events(nlp.batch_size, within=nlp.batch_seconds):
+            records = [event.message for event in events]
+
+            async def step(records: Any = records) -> None:
+                out = await asyncio.to_thread(enrich_records, records, models=models, limits=limits,
+                                              now=wiring.clock(), metrics=metrics)
+                await send_all(out)
+
+            await retry_in_place("enrich", step)
+
+    @app.agent(enriched_topic, name="clickhouse_sink")
+    async def clickhouse_sink(stream: faust.StreamT) -> None:
+        writer = wiring.writer_factory()
+        table = f"{ch.database}.events"
+        async for events in stream.take_events(ch.insert_batch_rows, within=ch.insert_batch_seconds):
+            records = [event.message for event in events]
+
+            async def step(records: Any = records) -> None:
+                await send_all(await sink_records(records, writer=writer, table=table, now=wiring.clock(),
+                                                  metrics=metrics))
+
+            await retry_in_place("clickhouse_sink", step)
+
+    @app.agent(deadletter_topic, name="deadletter_sink")
+    async def deadletter_sink(stream: faust.StreamT) -> None:
+        writer = wiring.writer_factory()
+        table = f"{ch.database}.dead_letters"
+        async for events in stream.take_events(ch.insert_batch_rows, within=ch.insert_batch_seconds):
+            records = [event.message for event in events]
+
+            async def step(records: Any = records) -> None:
+                await sink_dead_letter_records(records, writer=writer, table=table, metrics=metrics)
+
+            await retry_in_place("deadletter_sink", step)
+
+    return app

@@ -1,0 +1,164 @@
+"""What the agents do with one batch, apart from Faust: testable with plain records and an in-memory writer.
+
+Each step turns a batch of Kafka records into outgoing messages (enriched events, dead letters) or rows.
+Data errors come back as dead letters; only infrastructure failures raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from processors.enrich import EnrichmentModels, Failure, enrich_batch
+from schemas import DeadLetter, EnrichedEvent, ErrorCode, RawEvent, Sentiment, SentimentLabel
+from streams import codec
+from streams.clickhouse.rows import DEAD_LETTER_COLUMNS, EVENT_COLUMNS, dead_letter_row, event_row
+from streams.clickhouse.writer import RowWriter
+from streams.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+PASSTHROUGH_ENRICHER = "sp-passthrough/1"
+
+
+class KafkaRecord(Protocol):
+    """The parts of a consumed message the steps use (faust's Message has them)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class Destination(StrEnum):
+    ENRICHED = "enriched"
+    DEADLETTER = "deadletter"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    destination: Destination
+    key: bytes
+    value: bytes
+
+
+def dead_letter_out(letter: DeadLetter, metrics: Metrics) -> Outgoing:
+    metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()
+    return Outgoing(Destination.DEADLETTER, letter.dead_letter_id.encode(), codec.encode_model(letter))
+
+
+def _dead_letter(record: KafkaRecord, *, code: ErrorCode, message: str, stage: str, event_id: str | None,
+                 now: datetime) -> DeadLetter:
+    return codec.make_dead_letter(record.value, topic=record.topic, partition=record.partition,
+                                  offset=record.offset, key=record.key, code=code, message=message, stage=stage,
+                                  event_id=event_id, now=now)
+
+
+def enrich_records(
+    records: Sequence[KafkaRecord],
+    *,
+    models: EnrichmentModels | None,
+    limits: codec.Limits,
+    now: datetime,
+    metrics: Metrics,
+) -> list[Outgoing]:
+    """Decode, enrich (or pass through when `models` is None) and encode one batch. CPU-bound: run in a thread."""
+    metrics.events_in.labels(agent="enrich").inc(len(records))
+    out: list[Outgoing] = []
+    decoded: list[tuple[KafkaRecord, RawEvent]] = []
+    for record in records:
+        result = codec.decode_raw(record.value, topic=record.topic, partition=record.partition,
+                                  offset=record.offset, key=record.key, now=now, limits=limits)
+        if isinstance(result, DeadLetter):
+            out.append(dead_letter_out(result, metrics))
+        else:
+            decoded.append((record, result))
+    posts = [raw for _, raw in decoded]
+    if posts:
+        started = time.perf_counter()
+        results: Sequence[EnrichedEvent | Failure] = (
+            enrich_batch(posts, models, now=now) if models is not None else [pass_through(p, now) for p in posts])
+        metrics.enrich_seconds.observe(time.perf_counter() - started)
+        metrics.batch_size.labels(agent="enrich").observe(len(posts))
+        for (record, raw), result in zip(decoded, results, strict=True):
+            if isinstance(result, Failure):
+                letter = _dead_letter(record, code=result.code, message=result.message, stage="enrich",
+                                      event_id=raw.event_id, now=now)
+                out.append(dead_letter_out(letter, metrics))
+            else:
+                out.append(Outgoing(Destination.ENRICHED, raw.event_id.encode(), codec.encode_model(result)))
+    metrics.events_out.labels(agent="enrich").inc(len(out))
+    return out
+
+
+def pass_through(raw: RawEvent, now: datetime) -> EnrichedEvent:
+    """Enrichment off (benchmarks): the event in enriched shape, no NLP."""
+    return EnrichedEvent(
+        event=raw, language=raw.lang_hint or "und", language_confidence=0.0,
+        sentiment=Sentiment(label=SentimentLabel.NEUTRAL, score=0.0, confidence=0.0),
+        enricher_version=PASSTHROUGH_ENRICHER, enriched_at=now,
+    )
+
+
+async def sink_records(
+    records: Sequence[KafkaRecord], *, writer: RowWriter, table: str, now: datetime, metrics: Metrics,
+) -> list[Outgoing]:
+    """Insert enriched events as rows; returns dead letters for unreadable records and rejected rows.
+
+    Raises only when the writer does (it retries retriable failures itself), so the batch is not acked.
+    """
+    metrics.events_in.labels(agent="clickhouse_sink").inc(len(records))
+    rows: list[tuple[Any, ...]] = []
+    row_records: list[KafkaRecord] = []
+    out: list[Outgoing] = []
+    for record in records:
+        try:
+            enriched = codec.decode_enriched(record.value)
+        except Exception as exc:  # noqa: BLE001 - poison record, dead-lettered
+            letter = _dead_letter(record, code=ErrorCode.INVALID_VALUE, message=f"unreadable enriched event: {exc}",
+                                  stage="sink", event_id=None, now=now)
+            out.append(dead_letter_out(letter, metrics))
+            continue
+        rows.append(event_row(enriched, partition=record.partition, offset=record.offset))
+        row_records.append(record)
+    started = time.perf_counter()
+    rejected = await writer.insert(table, EVENT_COLUMNS, rows)
+    metrics.insert_seconds.labels(table="events").observe(time.perf_counter() - started)
+    metrics.batch_size.labels(agent="clickhouse_sink").observe(len(rows))
+    metrics.rows_inserted.labels(table="events").inc(len(rows) - len(rejected))
+    for bad in rejected:
+        letter = _dead_letter(row_records[bad.index], code=ErrorCode.ROW_REJECTED, message=bad.message,
+                              stage="sink", event_id=rows[bad.index][0], now=now)
+        out.append(dead_letter_out(letter, metrics))
+    return out
+
+
+async def sink_dead_letter_records(
+    records: Sequence[KafkaRecord], *, writer: RowWriter, table: str, metrics: Metrics,
+) -> None:
+    """Dead letters into ClickHouse. The topic stays the source of truth: what cannot be written is logged."""
+    rows = []
+    for record in records:
+        try:
+            rows.append(dead_letter_row(codec.decode_dead_letter(record.value)))
+        except Exception:  # noqa: BLE001 - not ours; it stays in the topic
+            log.error("unreadable dead letter on %s[%s]@%s", record.topic, record.partition, record.offset)
+    rejected = await writer.insert(table, DEAD_LETTER_COLUMNS, rows)
+    for bad in rejected:
+        log.error("dead letter %s refused by ClickHouse: %s", rows[bad.index][0], bad.message)
+    metrics.rows_inserted.labels(table="dead_letters").inc(len(rows) - len(rejected))

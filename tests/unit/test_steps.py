@@ -1,0 +1,68 @@
+"""Agent batch steps with plain records and the in-memory writer: good events flow, poison is dead-lettered."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from streams import codec
+from streams.clickhouse.rows import EVENT_COLUMNS
+from streams.clickhouse.writer import InMemoryWriter
+from streams.metrics import Metrics
+from streams.steps import Destination, Record, enrich_records, sink_dead_letter_records, sink_records
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def raw_event(native_id: str, text: str = "Loving the new Nimbus phone 😍 #nimbus") -> dict:
+    return {
+        "event_id": f"mastodon:{native_id}", "network": "mastodon", "native_id": native_id, "kind": "post",
+        "author": {"id": "a1", "handle": "ana", "name": "Ana", "followers": 10}, "text": text,
+        "lang_hint": "en", "created_at": "2026-11-20T11:59:00+00:00", "ingested_at": "2026-11-20T11:59:01+00:00",
+    }
+
+
+def records(values: list[bytes]) -> list[Record]:
+    return [Record("social.raw.v1", 0, i, None, v) for i, v in enumerate(values)]
+
+
+def test_steps_enrich_passes_good_events_and_dead_letters_poison_with_original_bytes():
+    metrics = Metrics.create()
+    bad_json, bad_utf8 = b'{"event_id": ', b"\xff\xfe"
+    good = json.dumps(raw_event("1")).encode()
+    out = enrich_records(records([good, bad_json, bad_utf8]), models=None, limits=codec.Limits(), now=NOW,
+                         metrics=metrics)
+    assert [o.destination for o in out].count(Destination.ENRICHED) == 1
+    letters = [codec.decode_dead_letter(o.value) for o in out if o.destination is Destination.DEADLETTER]
+    assert {(letter.offset, letter.error_code.value) for letter in letters} == {(1, "invalid_json"),
+                                                                               (2, "invalid_utf8")}
+    assert {letter.original for letter in letters} == {bad_json, bad_utf8}
+    enriched = codec.decode_enriched(next(o.value for o in out if o.destination is Destination.ENRICHED))
+    assert enriched.event_id == "mastodon:1"
+    assert metrics.registry.get_sample_value("socialpulse_dead_letters_total",
+                                             {"code": "invalid_json", "stage": "decode"}) == 1
+
+
+def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records():
+    metrics = Metrics.create()
+    enriched = enrich_records(records([json.dumps(raw_event(str(i))).encode() for i in range(3)]),
+                              models=None, limits=codec.Limits(), now=NOW, metrics=metrics)
+    writer = InMemoryWriter(reject=lambda row: "Type mismatch" if row[0] == "mastodon:2" else None)
+    sink_in = [Record("social.enriched.v1", 0, i, o.key, o.value) for i, o in enumerate(enriched)]
+    sink_in.append(Record("social.enriched.v1", 0, 3, None, b"not json"))
+    out = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics))
+    assert sorted(row[0] for row in writer.tables["db.events"]) == ["mastodon:0", "mastodon:1"]
+    assert len(writer.tables["db.events"][0]) == len(EVENT_COLUMNS)
+    letters = sorted((codec.decode_dead_letter(o.value) for o in out), key=lambda d: d.offset)
+    assert [(d.offset, d.error_code.value, d.stage) for d in letters] == [(2, "row_rejected", "sink"),
+                                                                           (3, "invalid_value", "sink")]
+    assert letters[0].event_id == "mastodon:2"
+
+
+def test_steps_dead_letter_sink_stores_each_letter():
+    metrics = Metrics.create()
+    out = enrich_records(records([b"[]", b""]), models=None, limits=codec.Limits(), now=NOW, metrics=metrics)
+    writer = InMemoryWriter()
+    asyncio.run(sink_dead_letter_records(
+        [Record("social.deadletter.v1", 0, i, o.key, o.value) for i, o in enumerate(out)],
+        writer=writer, table="db.dead_letters", metrics=metrics))
+    assert sorted(row[6] for row in writer.tables["db.dead_letters"]) == ["empty_payload", "not_an_object"]
