@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     CONTROL_CHARACTERS = "control_characters"
+    UNSUPPORTED_EVENT = "unsupported_event"  # a valid network payload that is not a post (like, delete, ...)
     # processing
     ENRICHMENT_FAILED = "enrichment_failed"
     # sinking
