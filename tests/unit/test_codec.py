@@ -12,6 +12,7 @@ import pytest
 
 from schemas import DeadLetter, EnrichedEvent, ErrorCode, RawEvent, Sentiment, SentimentLabel
 from streams.codec import (
+    DEFAULT_LIMITS,
     CodecError,
     Limits,
     decode_dead_letter,
@@ -45,7 +46,7 @@ def as_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
-def decode(value: bytes | None, limits: Limits = Limits(), key: bytes | None = b"k") -> RawEvent | DeadLetter:
+def decode(value: bytes | None, limits: Limits = DEFAULT_LIMITS, key: bytes | None = b"k") -> RawEvent | DeadLetter:
     return decode_raw(value, topic=TOPIC, partition=3, offset=42, key=key, now=NOW, limits=limits)
 
 
