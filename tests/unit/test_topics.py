@@ -1,0 +1,111 @@
+"""Topic query language: parser, matching semantics, errors with positions, configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from processors.social import extract_social
+from processors.topics import (
+    And,
+    MatchContext,
+    Not,
+    Or,
+    QueryError,
+    TopicConfigError,
+    build_config,
+    load_topics,
+    parse_query,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ctx(text: str, language: str = "en") -> MatchContext:
+    s = extract_social(text)
+    return MatchContext.build(text, hashtags=s.hashtags, mentions=s.mentions, cashtags=s.cashtags, language=language)
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "lang", "expected"),
+    [
+        ("nike", "I love NIKE shoes", "en", True),
+        ("nike", "nikes are great", "en", False),  # word boundary
+        ("nike*", "nikes are great", "en", True),  # prefix
+        ("nike", "#Nike rocks", "en", True),  # a term also matches inside hashtags / mentions
+        ("#nike", "nike rocks", "en", False),  # a hashtag only matches hashtags
+        ("#nike", "go #NIKE", "en", True),
+        ("@nike", "hey @Nike!", "en", True),
+        ("$AAPL", "buy $aapl now", "en", True),
+        ('"coca cola"', "Coca   Cola zero", "en", True),
+        ('"coca cola"', "cola coca", "en", False),
+        ("nike AND adidas", "nike vs adidas", "en", True),
+        ("nike adidas", "nike only", "en", False),  # implicit AND
+        ("nike OR adidas", "adidas only", "en", True),
+        ("nike AND NOT adidas", "nike vs adidas", "en", False),
+        ("nike -adidas", "nike alone", "en", True),
+        ("nike and not adidas", "nike alone", "en", True),  # operators are case-insensitive
+        ('"and"', "this and that", "en", True),
+        ("(nike OR adidas) AND lang:es", "me gusta nike", "es", True),
+        ("(nike OR adidas) AND lang:es", "I like nike", "en", False),
+        ("NOT NOT nike", "nike", "en", True),
+        ("e-mail", "send an e-mail", "en", True),
+        ("café", "un CAFÉ por favor", "es", True),
+        ("a OR b AND c", "a", "en", True),  # AND binds tighter than OR
+        ("(a OR b) AND c", "a", "en", False),
+    ],
+)
+def test_topics_query_matches(query: str, text: str, lang: str, expected: bool) -> None:
+    assert parse_query(query).matches(ctx(text, lang)) is expected
+
+
+def test_topics_precedence_shape() -> None:
+    expr = parse_query("a OR b c OR NOT d")
+    assert isinstance(expr, Or)
+    assert isinstance(expr.operands[1], And) and isinstance(expr.operands[2], Not)
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "fragment"),
+    [
+        ("", 0, "empty query"),
+        ("nike AND", 8, "unexpected end"),
+        ("(nike OR adidas", 15, "expected ')'"),
+        ("nike)", 4, "unexpected ')'"),
+        ('nike "just do', 5, "unterminated"),
+        ("nike OR OR adidas", 8, "expected a term"),
+        ("()", 1, "empty parentheses"),
+        ("lang:", 0, "language code"),
+        ("# nike", 0, "hashtag"),
+        ('""', 0, "empty quoted phrase"),
+        ("ni*ke", 0, "invalid term"),
+    ],
+)
+def test_topics_bad_queries_report_position(query: str, position: int, fragment: str) -> None:
+    with pytest.raises(QueryError) as info:
+        parse_query(query)
+    assert info.value.position == position
+    assert fragment in str(info.value)
+    assert "^" in str(info.value)
+
+
+def test_topics_config_rejects_bad_entries() -> None:
+    with pytest.raises(TopicConfigError, match="bad query"):
+        build_config({"topics": [{"name": "x", "query": "a AND"}]})
+    with pytest.raises(TopicConfigError, match="name"):
+        build_config({"topics": [{"name": "Bad Name", "query": "a"}]})
+    with pytest.raises(TopicConfigError, match="duplicate"):
+        build_config({"topics": [{"name": "a", "query": "a"}, {"name": "a", "query": "b"}]})
+    with pytest.raises(TopicConfigError, match="label"):
+        build_config({"gazetteer": [{"canonical": "x", "label": "DATE", "aliases": ["x"]}]})
+
+
+def test_topics_shipped_config_loads_and_matches() -> None:
+    config = load_topics(REPO / "config" / "topics.yaml")
+    names = {t.name for t in config.topics}
+    assert {"spotify", "apple_music", "tidal"} <= names
+    assert config.match(ctx("Spotify Wrapped is out!")) == ("spotify",)
+    assert "tidal" not in config.match(ctx("a tidal wave of music"))
+    assert "tidal" in config.match(ctx("switching to Tidal for hifi music"))
+    assert config.alias_map()["spotify premium"] == "spotify"
