@@ -150,3 +150,10 @@ def from_validation_error(exc: ValidationError) -> NormalizationError:
     else:
         code = ErrorCode.INVALID_VALUE
     return NormalizationError(code, message, field=loc or None)
+
+
+def unescape_api_text(text: str) -> str:
+    """X and Reddit JSON escape `&`, `<`, `>` as HTML entities (and only those) in post text."""
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

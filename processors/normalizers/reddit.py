@@ -19,6 +19,7 @@ from processors.normalizers._fields import (
     req_id,
     req_obj,
     req_str,
+    unescape_api_text,
 )
 from processors.normalizers.errors import NormalizationError
 from schemas.errors import ErrorCode
@@ -58,13 +59,13 @@ def normalize_reddit(obj: Mapping[str, Any], *, now: datetime) -> RawEvent:
         return build_event(
             **common,
             kind=EventKind.COMMENT,
-            text=req_str(data, "body", allow_empty=True),
+            text=unescape_api_text(req_str(data, "body", allow_empty=True)),
             thread_id=opt_str(data, "link_id"),
             reply_to_id=opt_str(data, "parent_id"),
             engagement=Engagement(likes=opt_count(data, "score")),
         )
-    title = req_str(data, "title")
-    body = opt_str(data, "selftext") or ""
+    title = unescape_api_text(req_str(data, "title"))
+    body = unescape_api_text(opt_str(data, "selftext") or "")
     return build_event(
         **common,
         kind=EventKind.POST,

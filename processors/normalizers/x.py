@@ -21,6 +21,7 @@ from processors.normalizers._fields import (
     req_id,
     req_obj,
     req_str,
+    unescape_api_text,
 )
 from processors.normalizers.errors import NormalizationError
 from schemas.errors import ErrorCode
@@ -59,7 +60,7 @@ def normalize_x(obj: Mapping[str, Any], *, now: datetime) -> RawEvent:
     tweet = req_obj(obj, "data")
     native_id = req_id(tweet, "id")
     author_id = req_id(tweet, "author_id")
-    text = req_str(tweet, "text", allow_empty=True)
+    text = unescape_api_text(req_str(tweet, "text", allow_empty=True))
     created_at = parse_iso(tweet, "created_at")
 
     kind = EventKind.POST

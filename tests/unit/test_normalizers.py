@@ -80,6 +80,7 @@ def test_normalizers_x_search_page_explodes_into_posts() -> None:
     events = [detect_and_normalize(i, now=NOW) for i in items]
     assert [e.native_id for e in events] == ["1861500000000000001", "1861500000000000002"]
     assert [e.author.handle for e in events] == ["ari_k", "pablo_mad"]
+    assert events[1].text == "El café de Brewster & Co en Madrid está buenísimo ☕"  # X escapes & < >
     with pytest.raises(NormalizationError) as err:
         detect_and_normalize(load("x_search_page.json"), now=NOW)
     assert err.value.code is ErrorCode.UNKNOWN_SHAPE
