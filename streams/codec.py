@@ -130,7 +130,9 @@ def _json_type(obj: object) -> str:
         return "boolean"
     if isinstance(obj, int | float):
         return "number"
-    return {str: "string", list: "array"}.get(type(obj), type(obj).__name__)
+    if isinstance(obj, str):
+        return "string"
+    return "array" if isinstance(obj, list) else type(obj).__name__
 
 
 def check_limits(event: RawEvent, *, now: datetime, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -260,7 +262,7 @@ def make_dead_letter(
         original_b64=base64.b64encode(value or b"").decode("ascii"),
         error_code=code,
         error_message=_safe_text(message)[:_MAX_MESSAGE],
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         event_id=event_id,
         failed_at=now if now.tzinfo is not None else now.replace(tzinfo=UTC),
     )

@@ -76,9 +76,10 @@ class ReplaySummary:
 
 def _parse_line(raw: bytes) -> object | None:
     try:
-        return json.loads(raw.decode("utf-8"))
+        obj: object = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
+    return obj
 
 
 def _items(origin: str, raw: bytes, obj: object | None) -> Iterator[SourceRecord]:
