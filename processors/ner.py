@@ -145,3 +145,13 @@ def entities_from_doc(
             canonical, source = canonical_form(surface, aliases), "model"
         out.append(Entity(text=surface, label=label, canonical=canonical, start=start, end=end, source=source))
     return out
+
+
+def split_sigils(nlp: Language) -> None:
+    """Tokenise "@name" and "#tag" as "@" + "name" so NER sees the name (and spans can start after the sigil)."""
+    from spacy.util import compile_prefix_regex
+
+    prefixes = list(nlp.Defaults.prefixes or [])
+    extra = [p for p in ("@", "#", "＠", "＃") if p not in prefixes]
+    if extra:
+        nlp.tokenizer.prefix_search = compile_prefix_regex(extra + prefixes).search  # type: ignore[union-attr]

@@ -1,0 +1,189 @@
+"""Throughput of processors.enrich.enrich_batch vs "spaCy sm NER + VADER alone", and the duplicate cache.
+
+Corpus (fixed, built at start from the dev data, seeded): 2,000 posts of exactly 25 words, half
+English (words of TweetEval validation texts), half Spanish (XLM-T Spanish train+val texts), each
+post cut from consecutive words of one language's stream. Posts carry no lang_hint.
+
+- chain: enrich_batch(posts, models) with the cache disabled (every post does all the work).
+- baseline: the spaCy NER-only pipeline of the post's (known) language over nlp.pipe + VADER per post;
+  no language id, social entities, gazetteer, topics or output records.
+- cache: a stream of the same size where 30 % of the posts repeat an earlier text (retweets /
+  copypasta, half of them with an "RT @user: " prefix), enrich_batch with and without the cache.
+
+posts/s = posts / wall time of one pass in batches of --batch; median of --runs passes (one core).
+
+    .venv/bin/python bench/bench_enrich.py [--profile fast] [--runs 5] [--posts 2000] [--write]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.quality_md import BENCH, write_section  # noqa: E402
+from processors.cache import LRUCache  # noqa: E402
+from processors.enrich import EnrichedEvent, EnrichmentModels, enrich_batch  # noqa: E402
+from processors.models import load_models  # noqa: E402
+from schemas.events import RawEvent  # noqa: E402
+
+DATA = (REPO / ".." / "shared" / "data").resolve()
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+WORDS = 25
+
+
+def word_stream(files: list[Path]) -> list[str]:
+    words: list[str] = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            words.extend(line.split())
+    return words
+
+
+def corpus(n: int, seed: int = 7) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    streams = {
+        "en": word_stream([DATA / "eval-dev/tweeteval_sentiment_en_val/val_text.txt"]),
+        "es": word_stream([DATA / f"eval-dev/xlmt_sentiment_es_trainval/{s}_text.txt" for s in ("train", "val")]),
+    }
+    out = []
+    for i in range(n):
+        lang = "en" if i % 2 == 0 else "es"
+        words = streams[lang]
+        start = rng.randrange(0, len(words) - WORDS)
+        out.append((" ".join(words[start : start + WORDS]), lang))
+    return out
+
+
+def to_events(texts: list[str]) -> list[RawEvent]:
+    return [
+        RawEvent(event_id=f"x:{i}", network="x", native_id=str(i), kind="post", author={"id": "u"}, text=t,
+                 created_at=NOW, ingested_at=NOW)
+        for i, t in enumerate(texts)
+    ]
+
+
+def with_duplicates(texts: list[str], share: float, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    out: list[str] = []
+    for i, t in enumerate(texts):
+        if i > 0 and rng.random() < share:
+            earlier = out[rng.randrange(0, len(out))]
+            out.append(f"RT @fan{i}: {earlier}" if rng.random() < 0.5 else earlier)
+        else:
+            out.append(t)
+    return out
+
+
+def median_rate(fn: Callable[[], int], runs: int) -> tuple[float, list[float]]:
+    rates = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        n = fn()
+        rates.append(n / (time.perf_counter() - t0))
+    return statistics.median(rates), rates
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="fast")
+    ap.add_argument("--posts", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--write", action="store_true", help="write 'Enrichment throughput' in bench/RESULTS.md")
+    args = ap.parse_args()
+
+    rows = corpus(args.posts)
+    texts = [t for t, _ in rows]
+    events = to_events(texts)
+    models = load_models(profile=args.profile, cache_size=0)
+    nocache = models
+    cached_models = EnrichmentModels(**{**models.__dict__, "cache": LRUCache(50_000)})
+
+    def run_chain(m: EnrichmentModels, evs: list[RawEvent]) -> int:
+        n = 0
+        for i in range(0, len(evs), args.batch):
+            out = enrich_batch(evs[i : i + args.batch], m, now=NOW)
+            n += sum(isinstance(r, EnrichedEvent) for r in out)
+        assert n == len(evs), f"{len(evs) - n} failures"
+        return n
+
+    # baseline: stock sm NER (only the ner pipe) + VADER, language known
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from processors.models import load_spacy_ner
+
+    base_nlp = {lang: load_spacy_ner(lang, "stock") for lang in ("en", "es")}
+    vader = SentimentIntensityAnalyzer()
+    by_lang = {lang: [t for t, lg in rows if lg == lang] for lang in ("en", "es")}
+
+    def run_baseline() -> int:
+        n = 0
+        for lang, items in by_lang.items():
+            for i in range(0, len(items), args.batch):
+                chunk = items[i : i + args.batch]
+                for doc in base_nlp[lang].pipe(chunk, batch_size=64):
+                    _ = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+                for t in chunk:
+                    vader.polarity_scores(t)
+                n += len(chunk)
+        return n
+
+    run_chain(nocache, events[:200])  # warm-up
+    run_baseline()
+    chain, chain_runs = median_rate(lambda: run_chain(nocache, events), args.runs)
+    base, base_runs = median_rate(run_baseline, args.runs)
+
+    dup_events = to_events(with_duplicates(texts, 0.30))
+    no_cache_dup, _ = median_rate(lambda: run_chain(nocache, dup_events), args.runs)
+
+    def run_cached() -> int:
+        assert cached_models.cache is not None
+        cached_models.cache.clear()  # every pass starts cold: the speed-up comes from duplicates in the stream
+        return run_chain(cached_models, dup_events)
+
+    cache_rate, _ = median_rate(run_cached, args.runs)
+    assert cached_models.cache is not None
+    stats = cached_models.cache.stats
+
+    table = f"""| what | posts/s (median of {args.runs}) |
+|---|---|
+| spaCy sm NER + VADER alone (baseline) | {base:,.0f} |
+| enrich_batch, profile `{args.profile}`, cache off | {chain:,.0f} ({chain / base:.2f}× baseline) |
+| 30 % duplicate stream, cache off | {no_cache_dup:,.0f} |
+| 30 % duplicate stream, cache on (cold at start of each pass) | {cache_rate:,.0f} \
+({cache_rate / no_cache_dup:.2f}× speed-up) |
+"""
+    print(table)
+    print(f"chain runs: {[round(r) for r in chain_runs]}; baseline runs: {[round(r) for r in base_runs]}")
+    print(f"cache hit rate over all passes: {stats.hit_rate:.3f}; version: {models.version}")
+    if args.write:
+        cmd = f".venv/bin/python bench/bench_enrich.py --profile {args.profile} --runs {args.runs} --write"
+        body = f"""Command: `{cmd}` (one process, BLAS threads = 1, on the shared 2-core dev machine,
+other engineers' jobs running; {args.posts} posts of {WORDS} words, half EN half ES, batches of {args.batch}).
+Enricher: `{models.version}`.
+
+{table}
+The chain does language id, NER (gazetteer + statistical), sentiment, social entities, topic matching
+and builds the EnrichedEvent records; the baseline only runs NER and VADER with the language given.
+Target: ≥ 350 posts/s for the whole chain.
+"""
+        write_section(BENCH / "RESULTS.md", "Enrichment throughput", body, header="# Benchmark results\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
