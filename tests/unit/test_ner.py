@@ -74,7 +74,8 @@ def test_ner_gazetteer_matches_case_insensitive_and_hashtag_forms(nlp: spacy.Lan
 
 
 def test_ner_split_sigils_tokenises_handles(nlp: spacy.Language) -> None:
-    assert [t.text for t in nlp.make_doc("@Spotify #Tidal bob@mail.com")] == ["@", "Spotify", "#", "Tidal", "bob@mail.com"]
+    tokens = [t.text for t in nlp.make_doc("@Spotify #Tidal bob@mail.com")]
+    assert tokens == ["@", "Spotify", "#", "Tidal", "bob@mail.com"]
 
 
 def test_ner_labels_are_normalised_and_numeric_labels_dropped() -> None:
