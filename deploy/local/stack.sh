@@ -414,7 +414,8 @@ up_prometheus() {
 cmd_install() {
     install_kafka
     if command -v clickhouse-server >/dev/null 2>&1; then
-        log "clickhouse-server: $(clickhouse-server --version 2>/dev/null | head -n1 || echo present)"
+        # 18.16's clickhouse-server has no --version; the client of the same package has.
+        log "clickhouse-server: present ($(clickhouse-client --version 2>/dev/null | grep -o '[0-9][0-9.]*[0-9]' | head -n1 || true))"
     else
         warn "clickhouse-server is not installed: apt-get install -y clickhouse-server clickhouse-client (or .ci/install-system.sh)"
     fi
