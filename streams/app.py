@@ -79,6 +79,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         web_host="127.0.0.1",
         web_port=settings.worker.web_port,
         broker_commit_interval=1.0,
+        broker_session_timeout=kafka.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, kafka.session_timeout_seconds / 3),
         stream_wait_empty=True,  # on shutdown, finish the batches already taken before committing
     )
 

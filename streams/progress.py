@@ -19,7 +19,7 @@ def group_lag(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> d
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress",
                              enable_auto_commit=False)
     try:
-        committed = admin.list_consumer_group_offsets(group_id)
+        committed = admin.list_group_offsets({group_id: None}).get(group_id, {})
         lag = {}
         for topic in topics:
             partitions = consumer.partitions_for_topic(topic) or set()

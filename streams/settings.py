@@ -26,7 +26,8 @@ class KafkaSettings(_Section):
     alerts_topic: str = "social.alerts.v1"
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
-    consumer_group: str = "socialpulse"
+    # A worker that died without leaving the group holds its partitions this long (kill -9, host loss).
+    session_timeout_seconds: float = Field(default=30.0, ge=6.0)
 
 
 class ClickHouseSettings(_Section):

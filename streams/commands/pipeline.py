@@ -105,7 +105,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from streams.progress import group_lag, wait_until_drained
-    from streams.sources.replay import replay_files
+    from streams.sources.replay import replay
     from streams.workers import start_worker
 
     settings = Settings()
@@ -114,9 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     for worker in _workers(args.workers):
         pid = start_worker(worker, web_port=settings.worker.web_port + worker.index)
         print(f"worker-{worker.index}: pid {pid}, log {worker.log_file}")
-    summary = replay_files(args.files, bootstrap_servers=settings.kafka.bootstrap_servers,
-                           topic=settings.kafka.raw_topic)
-    print(f"replayed {summary}")
+    summary = replay(args.files, bootstrap_servers=settings.kafka.bootstrap_servers,
+                     topic=settings.kafka.raw_topic, progress=False)
+    print(f"replayed {', '.join(map(str, args.files))}: {summary.line()}")
+    if summary.failed:
+        print(f"error: the broker did not acknowledge {summary.failed} posts: {summary.errors[:3]}", file=sys.stderr)
+        return 1
     kafka = settings.kafka
     topics = [kafka.raw_topic, kafka.enriched_topic, kafka.deadletter_topic]
 
