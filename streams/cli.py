@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "streams.commands.pipeline",
     "streams.commands.ingest",
+    "streams.commands.trends",
 )
 
 

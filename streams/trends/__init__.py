@@ -1,0 +1,3 @@
+"""Trend queries over the ClickHouse rollups: rising terms, sentiment timeline, share of voice, top posts,
+volume. SQL builders in `queries`, execution and output in `output`, BI access helpers in `access`,
+partition retention for servers without TTL in `retention`."""
