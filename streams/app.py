@@ -21,9 +21,10 @@ import faust
 from processors.enrich import EnrichmentModels
 from processors.models import load_models
 from streams import codec
+from streams.alerting import install_alerting
 from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
-from streams.metrics import Metrics
+from streams.metrics import Metrics, install_worker_metrics
 from streams.settings import Settings
 from streams.steps import Destination, Outgoing, enrich_records, sink_dead_letter_records, sink_records
 
@@ -152,4 +153,6 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
 
             await retry_in_place("deadletter_sink", step)
 
+    install_worker_metrics(app, metrics)  # GET /metrics, Faust's monitor, consumer lag
+    install_alerting(app, settings, wiring, enriched_topic=enriched_topic)  # spikes -> social.alerts.v1
     return app

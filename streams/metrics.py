@@ -1,17 +1,38 @@
 """Every Prometheus metric of a worker, created against a registry passed in (tests use a fresh one).
 
-Labels stay bounded: agent, table, error code, stage, network, language, sentiment label, tracked topic.
-Never an entity string or an author.
+Labels stay bounded: agent, table, error code, stage, network, language, sentiment label, tracked topic,
+Kafka topic + partition (consumer lag), alert kind, subject type. Never an entity string or an author:
+entity and hashtag spikes are alerts (social.alerts.v1), not labels.
+
+`install_worker_metrics(app, metrics)` wires a Faust app: GET /metrics on the worker's web server renders
+this registry, which also holds Faust's own Prometheus monitor (metric names `faust_*`, so nothing clashes
+with `socialpulse_*`), and a timer refreshes the consumer lag gauge.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
+# Languages that get their own label value; every other detected language is "other".
+LANGUAGE_LABELS = frozenset({"en", "es", "pt", "fr", "de", "it", "nl", "ca", "und"})
+NETWORK_LABELS = frozenset({"x", "mastodon", "bluesky", "reddit", "youtube"})
+FAUST_METRICS_PREFIX = "faust"
+
+
+def language_label(language: str) -> str:
+    return language if language in LANGUAGE_LABELS else "other"
+
+
+def network_label(network: str) -> str:
+    return network if network in NETWORK_LABELS else "other"
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,15 @@ class Metrics:
     insert_seconds: Histogram
     rows_inserted: Counter
     clickhouse_retries: Counter
+    consumer_lag: Gauge
+    events_by_source: Counter
+    topic_mentions: Counter
+    topic_sentiment_sum: Counter
+    spike_score: Gauge
+    alerts: Counter
+    alert_late_events: Counter
+    alert_subjects: Gauge
+    alert_watermark: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -48,4 +78,68 @@ class Metrics:
                                   registry=reg),
             clickhouse_retries=Counter("socialpulse_clickhouse_insert_errors_total",
                                        "Retriable ClickHouse insert failures", registry=reg),
+            consumer_lag=Gauge("socialpulse_consumer_lag", "Messages behind: partition end offset minus the "
+                               "group's committed offset, for the partitions this worker owns",
+                               ["topic", "partition"], registry=reg),
+            events_by_source=Counter("socialpulse_enriched_events_total", "Enriched events by network and "
+                                     "language (languages outside LANGUAGE_LABELS are 'other')",
+                                     ["network", "language"], registry=reg),
+            topic_mentions=Counter("socialpulse_topic_mentions_total", "Enriched events matching a tracked "
+                                   "topic, by sentiment label", ["topic", "sentiment"], registry=reg),
+            topic_sentiment_sum=Counter("socialpulse_topic_sentiment_shifted_total", "Sum over mentions of "
+                                        "(signed sentiment score + 1), in [0, 2] so the counter only grows; "
+                                        "mean score = rate(this) / rate(mentions) - 1", ["topic"], registry=reg),
+            spike_score=Gauge("socialpulse_topic_spike_score", "Robust z-score of the last closed minute of a "
+                              "tracked topic (0 below min count or history); kind=volume|negative",
+                              ["topic", "kind"], registry=reg),
+            alerts=Counter("socialpulse_alerts_total", "Alerts emitted to the alerts topic",
+                           ["kind", "subject_type"], registry=reg),
+            alert_late_events=Counter("socialpulse_alerting_late_events_total", "Events for a minute the "
+                                      "spike detector had already closed (not counted)", registry=reg),
+            alert_subjects=Gauge("socialpulse_alerting_subjects", "Series the spike detector follows "
+                                 "(tracked topics + bounded entities/hashtags)", registry=reg),
+            alert_watermark=Gauge("socialpulse_alerting_watermark_seconds", "Event-time watermark of the spike "
+                                  "detector (Unix seconds)", registry=reg),
         )
+
+
+def install_worker_metrics(app: Any, metrics: Metrics, *, lag_interval: float = 5.0) -> None:
+    """GET /metrics (this registry + Faust's monitor) and a consumer-lag timer on a faust.App."""
+    from aiohttp.web import Response
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, FAUST_METRICS_PREFIX))
+
+    @app.page("/metrics")
+    async def metrics_page(self: Any, request: Any) -> Any:
+        return Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.timer(interval=lag_interval)
+    async def consumer_lag() -> None:
+        try:
+            await update_consumer_lag(app.consumer, metrics)
+        except Exception:  # noqa: BLE001 - a metrics refresh must never take the worker down
+            log.debug("consumer lag refresh failed", exc_info=True)
+
+
+async def update_consumer_lag(consumer: Any, metrics: Metrics) -> dict[tuple[str, int], int]:
+    """Lag per owned partition = end offset − committed offset (earliest offset when nothing is committed)."""
+    assigned = sorted(consumer.assignment())
+    lags: dict[tuple[str, int], int] = {}
+    if assigned:
+        ends = await consumer.highwaters(*assigned)
+        committed = getattr(consumer, "_committed_offset", {})
+        missing = [tp for tp in assigned if committed.get(tp) is None]
+        earliest = await consumer.earliest_offsets(*missing) if missing else {}
+        for tp in assigned:
+            end = ends.get(tp)
+            start = committed.get(tp)
+            if start is None:
+                start = earliest.get(tp)
+            if end is not None and start is not None:
+                lags[(tp.topic, tp.partition)] = max(0, end - start)
+    metrics.consumer_lag.clear()
+    for (topic, partition), lag in lags.items():
+        metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(lag)
+    return lags

@@ -27,7 +27,10 @@ MINUTE = timedelta(minutes=1)
 NOW = T0 + timedelta(days=1)
 
 
-def run(counts, negatives=None, config=DetectorConfig(), terms=None):
+DEFAULT = DetectorConfig()
+
+
+def run(counts, negatives=None, config=DEFAULT, terms=None):
     """Fold a series of minute counts; returns (final state, [(minute index, alert)], [state per minute])."""
     state, alerts, states = SeriesState(), [], []
     for i, count in enumerate(counts):

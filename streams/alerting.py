@@ -1,0 +1,210 @@
+"""The `alerting` agent: spike detection on social.enriched.v1 → Alert v1 on social.alerts.v1 + ClickHouse.
+
+    install_alerting(app, settings, wiring, enriched_topic=...)   # called from streams/app.py:create_app
+
+Per record the agent decodes the enriched event, counts it in the per-topic / per-source metrics and folds
+it into a `processors.spikes.SpikeTracker` (one-minute event-time buckets per tracked topic, plus bounded
+entity and hashtag series). Closed minutes that spike become `Alert`s, produced keyed by `alert_id` and
+inserted into `<db>.alerts`; the batch is acknowledged only after both succeeded (retried in place).
+
+State: a plain in-memory tracker, not a Faust Table. It is small and bounded (TrackerConfig.max_subjects
+series of K minutes each) and it is LOST on restart or rebalance — it is not rebuilt from the topic. After a
+restart a subject alerts again once it has `min_history` minutes of history (tracked topics start with
+zeros from the restart on). Alert ids are deterministic, so a re-raised alert replaces the same row.
+
+Partitions vs workers: each worker detects on the partitions it owns. The enriched topic is keyed by
+event_id, so every worker sees a random 1/N sample of each subject: ratios are preserved, z-scores shrink
+by about sqrt(N) and `min_count` applies per worker. Several workers raising the same alert produce the
+same alert_id (deduplicated by ClickHouse and by key); the Prometheus rules take `max by (topic)`.
+
+Event time: the watermark is the minimum over this worker's partitions of their latest `created_at`
+(capped at the wall clock) minus `allowed_lateness`. A timer drops partitions idle for `idle_seconds`
+from that minimum, and when every partition is idle it advances the watermark with the wall clock so the
+last minutes close and the gauges fall back to 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+
+from processors.spikes import SpikeTracker, TrackerConfig
+from processors.topics import load_topics
+from schemas import Alert, EnrichedEvent
+from streams import codec
+from streams.clickhouse.writer import RowWriter
+from streams.metrics import Metrics, language_label, network_label
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALERT_COLUMNS: tuple[str, ...] = (
+    "alert_id", "kind", "subject_type", "subject", "window_start", "window_end", "observed", "baseline", "score",
+    "drivers.term", "drivers.kind", "drivers.window_count", "drivers.baseline_rate", "drivers.lift",
+    "sentiment_window", "sentiment_baseline", "example_event_ids", "example_texts", "detected_at",
+)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def alert_row(alert: Alert) -> tuple[Any, ...]:
+    x = alert.explanation
+    return (
+        alert.alert_id, alert.kind, alert.subject_type, alert.subject, _utc_naive(alert.window_start),
+        _utc_naive(alert.window_end), alert.observed, alert.baseline, alert.score,
+        [d.term for d in x.drivers], [d.kind for d in x.drivers], [d.window_count for d in x.drivers],
+        [d.baseline_rate for d in x.drivers], [d.lift for d in x.drivers],
+        x.sentiment_window, x.sentiment_baseline, list(x.example_event_ids), list(x.example_texts),
+        _utc_naive(alert.detected_at),
+    )
+
+
+def tracked_topic_names(settings: Settings) -> tuple[str, ...]:
+    return tuple(t.name for t in load_topics(settings.nlp.topics_path).topics)
+
+
+class AlertingState:
+    """The tracker plus what the agent and its timer need around it (wall-clock arrivals, metrics)."""
+
+    def __init__(self, tracker: SpikeTracker, metrics: Metrics, *, idle_seconds: float,
+                 monotonic: Any = time.monotonic) -> None:
+        self.tracker = tracker
+        self.metrics = metrics
+        self.idle_seconds = idle_seconds
+        self.monotonic = monotonic
+        self.arrivals: dict[int, float] = {}  # partition -> monotonic time of its last record
+        self.last_event_time: datetime | None = None  # max event time seen (capped at now)
+        self.last_arrival: float | None = None
+        self.tracked = frozenset(tracker.topics)
+
+    def observe(self, records: Iterable[tuple[int, bytes | None]], now: datetime) -> list[Alert]:
+        alerts: list[Alert] = []
+        arrived = self.monotonic()
+        for partition, value in records:
+            try:
+                event = codec.decode_enriched(value)
+            except Exception:  # noqa: BLE001, S112 - the sink dead-letters unreadable records
+                continue
+            self.count(event)
+            late_before = self.tracker.late_events
+            alerts += self.tracker.observe(event, partition=partition, now=now)
+            if self.tracker.late_events != late_before:
+                self.metrics.alert_late_events.inc()
+            self.arrivals[partition] = arrived
+            self.last_arrival = arrived
+            seen = min(event.event.created_at, now)
+            if self.last_event_time is None or seen > self.last_event_time:
+                self.last_event_time = seen
+        self.publish_gauges()
+        return alerts
+
+    def count(self, event: EnrichedEvent) -> None:
+        m = self.metrics
+        m.events_by_source.labels(network=network_label(event.event.network.value),
+                                  language=language_label(event.language)).inc()
+        for topic in dict.fromkeys(event.topics):
+            if topic in self.tracked:
+                m.topic_mentions.labels(topic=topic, sentiment=event.sentiment.label.value).inc()
+                m.topic_sentiment_sum.labels(topic=topic).inc(event.sentiment.score + 1.0)
+
+    def on_idle_check(self, now: datetime) -> list[Alert]:
+        """Drop idle partitions from the watermark; with all idle, let the wall clock advance it."""
+        current = self.monotonic()
+        for partition, arrived in list(self.arrivals.items()):
+            if current - arrived >= self.idle_seconds:
+                self.tracker.forget_partition(partition)
+                del self.arrivals[partition]
+        watermark = self.tracker.watermark()
+        if watermark is None and self.last_event_time is not None and self.last_arrival is not None:
+            idle_for = timedelta(seconds=current - self.last_arrival)
+            watermark = min(self.last_event_time + idle_for, now) - self.tracker.config.allowed_lateness
+        alerts = self.tracker.advance(watermark, detected_at=now)
+        self.publish_gauges()
+        return alerts
+
+    def publish_gauges(self) -> None:
+        m = self.metrics
+        for topic, score in self.tracker.topic_scores.items():
+            m.spike_score.labels(topic=topic, kind="volume").set(score.volume)
+            m.spike_score.labels(topic=topic, kind="negative").set(score.negative)
+        m.alert_subjects.set(self.tracker.subject_count)
+        if self.tracker.closed_until is not None:
+            m.alert_watermark.set(self.tracker.closed_until.timestamp())
+
+
+def install_alerting(
+    app: faust.App,
+    settings: Settings,
+    wiring: Any,
+    *,
+    enriched_topic: faust.TopicT,
+    tracked_topics: Sequence[str] | None = None,
+    config: TrackerConfig | None = None,
+    batch_size: int = 500,
+    batch_seconds: float = 1.0,
+    idle_seconds: float = 10.0,
+) -> AlertingState:
+    """Add the `alerting` agent (and its idle timer) to `app`. `wiring` is streams.app.Wiring."""
+    metrics: Metrics = wiring.metrics
+    kafka, ch = settings.kafka, settings.clickhouse
+    topics = tuple(tracked_topics) if tracked_topics is not None else tracked_topic_names(settings)
+    state = AlertingState(SpikeTracker(topics, config), metrics, idle_seconds=idle_seconds)
+    for topic in topics:  # every tracked topic appears on /metrics from the start
+        metrics.spike_score.labels(topic=topic, kind="volume").set(0)
+        metrics.spike_score.labels(topic=topic, kind="negative").set(0)
+    alerts_topic = app.topic(kafka.alerts_topic, partitions=kafka.partitions, key_type=bytes, value_type=bytes)
+    table = f"{ch.database}.alerts"
+    emit_lock = asyncio.Lock()
+    writer_box: list[RowWriter] = []
+
+    async def emit(alerts: list[Alert]) -> None:
+        """Produce and store until both succeeded; bounded backoff, never raises out of the agent."""
+        if not alerts:
+            return
+        if not writer_box:
+            writer_box.append(wiring.writer_factory())
+        attempt = 0
+        async with emit_lock:
+            while True:
+                try:
+                    pending = [await alerts_topic.send(key=a.alert_id.encode(), value=codec.encode_model(a))
+                               for a in alerts]
+                    await asyncio.gather(*pending)
+                    rejected = await writer_box[0].insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts])
+                    for bad in rejected:
+                        log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    attempt += 1
+                    metrics.batch_retries.labels(agent="alerting").inc()
+                    delay = min(ch.max_backoff_seconds, 0.5 * 2 ** min(attempt, 6))
+                    log.exception("alerting: emitting %d alerts failed (attempt %d); retry in %.1fs",
+                                  len(alerts), attempt, delay)
+                    await asyncio.sleep(delay)
+        for a in alerts:
+            metrics.alerts.labels(kind=a.kind, subject_type=a.subject_type).inc()
+            log.warning("alert %s score=%.1f observed=%.0f baseline=%.1f", a.alert_id, a.score, a.observed,
+                        a.baseline)
+
+    @app.agent(enriched_topic, name="alerting")
+    async def alerting(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(batch_size, within=batch_seconds):
+            metrics.events_in.labels(agent="alerting").inc(len(events))
+            alerts = state.observe(((e.message.partition, e.message.value) for e in events), wiring.clock())
+            await emit(alerts)
+
+    @app.timer(interval=max(1.0, idle_seconds / 2))
+    async def alerting_idle() -> None:
+        await emit(state.on_idle_check(wiring.clock()))
+
+    return state
