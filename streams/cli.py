@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # `func(args) -> int` is the exit code.
 COMMAND_MODULES = (
     "streams.commands.pipeline",
+    "streams.commands.deadletters",
     "streams.commands.ingest",
     "streams.commands.trends",
 )
