@@ -65,3 +65,10 @@ test: install up ## Unit, agent and integration tests (integration uses the real
 .PHONY: test-unit
 test-unit: install ## Unit tests only (no services needed)
 	$(VENV)/bin/python -m pytest tests/unit -q
+
+.PHONY: test-rules
+test-rules: ## Prometheus rules and config: render check, promtool check + unit tests (deploy/prometheus)
+	$(PY) deploy/prometheus/render_rules.py | diff -u deploy/prometheus/rules/socialpulse.rules.yml -
+	promtool check rules deploy/prometheus/rules/socialpulse.rules.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	promtool check config deploy/prometheus/prometheus.yml
