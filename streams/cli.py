@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "streams.commands.deadletters",
     "streams.commands.ingest",
     "streams.commands.trends",
+    "streams.commands.retention",
 )
 
 

@@ -1,0 +1,113 @@
+"""Trend storage and queries on the real local ClickHouse (18.16), one database per test (`pipeline`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+from bench.load_bulk import insert_statements
+from streams.settings import REPO_ROOT
+from streams.trends import queries as q
+from streams.trends.retention import apply, plan
+
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+COLUMNS = ("event_id, network, author_id, author_handle, text, created_at, enriched_at, language, sentiment_label, "
+           "sentiment_score, `entities.text`, `entities.label`, `entities.canonical`, `entities.source`, "
+           "hashtags, mentions, topics, likes")
+
+
+def _event(n: int, created: datetime, label: str, topics: list[str], tags: list[str], likes: int = 0) -> tuple:
+    naive = created.astimezone(UTC).replace(tzinfo=None)
+    ents = ["spotify"] if "spotify" in topics else []
+    return (f"x:{n}", "x", f"a{n % 3}", f"user{n % 3}", f"post {n}", naive, naive, "en", label,
+            {"positive": 0.5, "negative": -0.5}.get(label, 0.0), ents, ["ORG"] * len(ents), ents,
+            ["gazetteer"] * len(ents), tags, [], topics, likes)
+
+
+def _insert(client, db: str, rows: list[tuple]) -> None:
+    client.execute(f"INSERT INTO {db}.events ({COLUMNS}) VALUES", rows)
+
+
+def _cli(pipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **pipeline.env}, cwd=REPO_ROOT, timeout=120)
+
+
+def test_trends_duplicate_inserts_do_not_double_count(pipeline):
+    client, db = pipeline.clickhouse(), pipeline.settings.clickhouse.database
+    rows = [_event(i, AT - timedelta(minutes=30 + i), ["positive", "neutral", "negative"][i % 3],
+                   ["spotify"] if i % 2 == 0 else ["deezer"], ["wrapped"], likes=i) for i in range(12)]
+    for _ in range(3):  # the same batch delivered three times (retries, replays)
+        _insert(client, db, rows)
+    (stored,), = client.execute(f"SELECT count() FROM {db}.events")
+    assert stored == 36
+
+    rising = client.execute(*_query(q.rising(db, at=AT, kind="all", min_count=1, limit=50)))
+    counts = {(kind, term): current for kind, term, current, *_ in rising}
+    assert counts[("topic", "spotify")] == 6 and counts[("topic", "deezer")] == 6
+    assert counts[("entity", "spotify")] == 6 and counts[("hashtag", "wrapped")] == 12
+
+    timeline = client.execute(*_query(q.timeline(db, at=AT, terms=["spotify"], since="1h", interval="1h")))
+    assert [(r[2], r[3], r[4], r[5]) for r in timeline] == [(6, 2, 2, 2)]  # posts, positive, neutral, negative
+
+    share = client.execute(*_query(q.share_of_voice(db, at=AT, topics=["spotify", "deezer"], since="1h")))
+    assert sorted((r[0], r[1], r[2]) for r in share) == [("deezer", 6, 0.5), ("spotify", 6, 0.5)]
+
+    volume = client.execute(*_query(q.volume(db, at=AT, by="network", since="1h")))
+    assert volume == [("x", 12, 3)]
+
+    top = client.execute(*_query(q.top_posts(db, at=AT, term="spotify", kind="topic", since="1h", limit=10)))
+    assert [r[-1] for r in top] == ["x:10", "x:8", "x:6", "x:4", "x:2", "x:0"]
+
+    # The flattened rows collapse on merge; uniqExact is exact before that.
+    (flat,), = client.execute(f"SELECT uniqExact(event_id) FROM {db}.event_topics WHERE topic = 'spotify'")
+    assert flat == 6
+
+
+def _query(query: q.TrendQuery) -> tuple[str, dict]:
+    return query.sql, query.params
+
+
+def test_trends_cli_rising_puts_the_injected_spike_first(pipeline):
+    client, db = pipeline.clickhouse(), pipeline.settings.clickhouse.database
+    for sql in insert_statements(db, rows=40_000, days=3, end=AT, chunk=20_000, duplicates=5):
+        client.execute(sql)
+    result = _cli(pipeline, "trends", "rising", "--since", "1h")  # --at latest: the end of the data
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "until 2026-11-25T12:00:00Z" in lines[0]
+    assert lines[3].split()[:2] == ["hashtag", "spotifydown"]
+    assert {tuple(line.split()[:2]) for line in lines[4:6]} == {("entity", "spotify"), ("topic", "spotify")}
+
+    result = _cli(pipeline, "trends", "rising", "--kind", "topic", "--format", "json", "--at", "2026-11-25T12:00:00Z")
+    payload = json.loads(result.stdout)
+    assert payload["rows"][0]["term"] == "spotify" and payload["rows"][0]["z"] > 10
+
+    for args in (["timeline", "spotify", "apple_music"], ["share"], ["top-posts", "spotifydown", "--kind", "hashtag"],
+                 ["volume", "--by", "language", "--interval", "6h"]):
+        result = _cli(pipeline, "trends", *args)
+        assert result.returncode == 0 and len(result.stdout.splitlines()) > 3, (args, result.stderr)
+
+
+def test_trends_cli_rejects_bad_arguments_clearly(pipeline):
+    result = _cli(pipeline, "trends", "rising", "--since", "5x", "--at", "now")
+    assert result.returncode == 2 and "not a duration like 15m" in result.stderr
+    result = _cli(pipeline, "trends", "rising")  # empty database, --at latest
+    assert result.returncode == 2 and "no data" in result.stderr
+
+
+def test_trends_retention_drops_only_whole_old_months(pipeline):
+    client, db = pipeline.clickhouse(), pipeline.settings.clickhouse.database
+    _insert(client, db, [_event(1, datetime(2025, 1, 10, tzinfo=UTC), "neutral", ["spotify"], ["old"]),
+                         _event(2, AT, "neutral", ["spotify"], ["new"])])
+    drops = plan(client, db, days=30, now=AT)
+    assert {d.partition for d in drops} == {"202501"}
+    assert {d.table for d in drops} >= {"topic_minute", "event_hashtags", "volume_minute"}
+    apply(client, db, drops)
+    assert client.execute(f"SELECT DISTINCT tag FROM {db}.event_hashtags") == [("new",)]
+    assert plan(client, db, days=30, now=AT) == []
+    (events,), = client.execute(f"SELECT count() FROM {db}.events")
+    assert events == 2  # raw events are kept unless named with --tables
