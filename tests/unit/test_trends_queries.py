@@ -1,0 +1,113 @@
+"""Trend query builders: validation with clear errors, parameters bound (never formatted into SQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.trends import queries as q
+from streams.trends.access import migration_substitutions, sql_string_body
+from streams.trends.retention import month_end
+
+AT = datetime(2026, 11, 25, 12, 30, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1m", 60), ("15m", 900), ("1h", 3600), ("24h", 86400),
+                                               ("7d", 604800), ("2w", 1209600), (" 90 MIN ", 5400)])
+def test_trends_parse_duration(text, seconds):
+    assert q.parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "1", "1s", "h", "-1h", "1.5h", "0m", "1y", "401d", "1h; DROP TABLE x"])
+def test_trends_parse_duration_rejects(text):
+    with pytest.raises(q.TrendQueryError, match="duration|minute|at most"):
+        q.parse_duration(text)
+
+
+def test_trends_parse_at_defaults_to_utc_and_rejects_garbage():
+    assert q.parse_at("2026-11-25T12:00:00") == datetime(2026, 11, 25, 12, tzinfo=UTC)
+    assert q.parse_at("2026-11-25T13:00:00+01:00").astimezone(UTC).hour == 12
+    assert q.parse_at("2026-11-25T12:00:00Z").tzinfo is not None
+    with pytest.raises(q.TrendQueryError, match="ISO 8601"):
+        q.parse_at("yesterday")
+
+
+def test_trends_rising_buckets_and_params():
+    query = q.rising("socialpulse", at=AT, window="1h", baseline="24h", kind="topic", min_count=3, limit=7)
+    end = int(datetime(2026, 11, 25, 12, 30, tzinfo=UTC).timestamp())  # floored to the minute
+    assert query.params == {"end": end, "start": end - 25 * 3600, "current_start": end - 3600, "window": 3600,
+                            "buckets": 24, "min_count": 3, "limit": 7}
+    assert "socialpulse.topic_minute" in query.sql and "entity_minute" not in query.sql
+    assert "OVER" not in query.sql.upper().replace("OVERALL", "")  # no window functions (18.16)
+    assert query.sql.count("UNION ALL") == 0
+    assert q.rising("db", at=AT).sql.count("UNION ALL") == 3  # kind=all: four rollups
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"window": "1h", "baseline": "90m"}, "whole number of windows"),
+    ({"window": "1h", "baseline": "1h"}, "at least 2 windows"),
+    ({"kind": "author"}, "kind 'author' is not one of"),
+    ({"min_count": 0}, "min_count"),
+    ({"limit": 0}, "limit"),
+])
+def test_trends_rising_validation(kwargs, message):
+    with pytest.raises(q.TrendQueryError, match=message):
+        q.rising("socialpulse", at=AT, **kwargs)
+
+
+def test_trends_user_text_is_a_parameter_never_sql():
+    evil = "x') OR 1=1 --"
+    query = q.top_posts("socialpulse", at=AT, term=evil, kind="hashtag")
+    assert evil not in query.sql and query.params["term"] == evil
+    rendered = q.render_sql(query)
+    assert "'x\\') OR 1=1 --'" in rendered  # escaped by clickhouse-driver's own escaping
+    timeline = q.timeline("socialpulse", at=AT, terms=[evil, "b"], kind="entity")
+    assert evil not in timeline.sql and timeline.params["terms"] == (evil, "b")
+
+
+@pytest.mark.parametrize("database", ["socialpulse; DROP", "a.b", "", "1abc"])
+def test_trends_database_must_be_an_identifier(database):
+    with pytest.raises(ValueError, match="identifier"):
+        q.volume(database, at=AT)
+
+
+def test_trends_terms_and_intervals_are_bounded():
+    with pytest.raises(q.TrendQueryError, match="at least one term"):
+        q.timeline("db", at=AT, terms=[" ", ""])
+    with pytest.raises(q.TrendQueryError, match="at most 50 terms"):
+        q.timeline("db", at=AT, terms=[f"t{i}" for i in range(51)])
+    with pytest.raises(q.TrendQueryError, match="buckets"):
+        q.volume("db", at=AT, since="400d", interval="1m")
+    with pytest.raises(q.TrendQueryError, match="by 'author'"):
+        q.volume("db", at=AT, by="author")
+    assert q.timeline("db", at=AT, terms=["a", "a", "b"]).params["terms"] == ("a", "b")
+
+
+def test_trends_volume_and_share_sql_shapes():
+    totals = q.volume("db", at=AT, by="sentiment", since="1h")
+    assert "sentiment_label AS sentiment" in totals.sql and "interval" not in totals.params
+    per_hour = q.volume("db", at=AT, by="network", since="24h", interval="1h")
+    assert per_hour.params["interval"] == 3600 and per_hour.columns[0] == "bucket"
+    share = q.share_of_voice("db", at=AT, topics=["spotify", "deezer"])
+    assert share.sql.count("%(topics)s") == 2 and "uniqExactMerge" in share.sql
+
+
+def test_trends_every_query_reads_deduplicated_data():
+    for query in (q.rising("db", at=AT), q.timeline("db", at=AT, terms=["a"]), q.volume("db", at=AT),
+                  q.share_of_voice("db", at=AT, topics=["a"])):
+        assert "uniqExactMerge" in query.sql and "count()" not in query.sql
+    assert "events FINAL" in q.top_posts("db", at=AT, term="a").sql
+
+
+def test_trends_bi_password_substitution_is_escaped():
+    assert sql_string_body("it's \\ ok") == "it\\'s \\\\ ok"
+    assert migration_substitutions({}) == {"bi_password": "socialpulse-bi-dev"}
+    assert migration_substitutions({"SOCIALPULSE_CLICKHOUSE_BI_PASSWORD": "a'b"}) == {"bi_password": "a\\'b"}
+
+
+@pytest.mark.parametrize(("partition", "end"), [("202601", datetime(2026, 2, 1, tzinfo=UTC)),
+                                                ("202612", datetime(2027, 1, 1, tzinfo=UTC)),
+                                                ("202613", None), ("all", None), ("20260101", None)])
+def test_trends_retention_month_end(partition, end):
+    assert month_end(partition) == end
