@@ -61,25 +61,19 @@ def canonical_form(text: str, aliases: Mapping[str, str] | None = None) -> str:
     return form
 
 
-def _alias_patterns(nlp: Language, alias: str, case_sensitive: bool) -> list[list[dict[str, str]]]:
-    attr = "ORTH" if case_sensitive else "LOWER"
-    toks = [t.text if case_sensitive else t.lower_ for t in nlp.make_doc(alias)]
-    patterns = [[{attr: t} for t in toks]]
-    if len(toks) > 1:
-        # "#spotifywrapped" style: the alias written as one token
-        patterns.append([{attr: "".join(toks)}])
-    return patterns
-
-
 def gazetteer_patterns(nlp: Language, entries: Iterable[GazetteerEntry]) -> list[dict[str, Any]]:
+    """Case-insensitive aliases as phrase patterns (PhraseMatcher on LOWER: fast); case-sensitive ones as
+    token patterns on ORTH. A multi-word alias is also matched written as one token ("#SpotifyWrapped")."""
     out: list[dict[str, Any]] = []
     for entry in entries:
         for alias in entry.aliases:
-            for p in _alias_patterns(nlp, alias, case_sensitive=False):
-                out.append({"label": entry.label, "pattern": p, "id": entry.canonical})
+            toks = [t.lower_ for t in nlp.make_doc(alias)]
+            forms = dict.fromkeys([alias.casefold(), "".join(toks)] if len(toks) > 1 else [alias.casefold()])
+            out.extend({"label": entry.label, "pattern": form, "id": entry.canonical} for form in forms)
         for alias in entry.case_sensitive:
-            for p in _alias_patterns(nlp, alias, case_sensitive=True):
-                out.append({"label": entry.label, "pattern": p, "id": entry.canonical})
+            toks = [t.text for t in nlp.make_doc(alias)]
+            patterns = [[{"ORTH": t} for t in toks]] + ([[{"ORTH": "".join(toks)}]] if len(toks) > 1 else [])
+            out.extend({"label": entry.label, "pattern": p, "id": entry.canonical} for p in patterns)
     return out
 
 
@@ -88,7 +82,8 @@ def add_gazetteer(nlp: Language, entries: Sequence[GazetteerEntry]) -> None:
     if not entries:
         return
     where: dict[str, Any] = {"before": "ner"} if "ner" in nlp.pipe_names else {}
-    ruler = nlp.add_pipe("entity_ruler", name=RULER_NAME, config={"overwrite_ents": True}, **where)
+    config = {"overwrite_ents": True, "phrase_matcher_attr": "LOWER"}
+    ruler = nlp.add_pipe("entity_ruler", name=RULER_NAME, config=config, **where)
     ruler.add_patterns(gazetteer_patterns(nlp, entries))  # type: ignore[attr-defined]
 
 
