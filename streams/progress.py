@@ -1,4 +1,4 @@
-"""How far the pipeline has got: consumer-group lag per topic, read from the broker.
+"""How far the pipeline has got: consumer-group offsets and lag per topic, read from the broker.
 
 The sink acknowledges an offset only after its rows are in ClickHouse, so "no lag on the raw and enriched
 topics" means every replayed post is queryable (or dead-lettered).
@@ -8,31 +8,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 
-def group_lag(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, int]:
-    """Messages not yet committed by `group_id`, per topic (uncommitted partitions count from offset 0)."""
+@dataclass(frozen=True)
+class TopicProgress:
+    committed: int  # messages the group has committed (uncommitted partitions count as 0)
+    end: int  # messages in the topic
+
+    @property
+    def lag(self) -> int:
+        return self.end - self.committed
+
+
+def group_progress(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, TopicProgress]:
     topics = list(topics)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress")
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress",
                              enable_auto_commit=False)
     try:
-        committed = admin.list_group_offsets({group_id: None}).get(group_id, {})
-        lag = {}
+        offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+        progress = {}
         for topic in topics:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in partitions]
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
             ends = consumer.end_offsets(tps) if tps else {}
-            lag[topic] = sum(
-                max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
-                for tp, end in ends.items()
-            )
-        return lag
+            committed = sum(max(0, offsets[tp].offset) if tp in offsets else 0 for tp in ends)
+            progress[topic] = TopicProgress(committed=committed, end=sum(ends.values()))
+        return progress
     finally:
         consumer.close()
         admin.close()
+
+
+def group_lag(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """Messages not yet committed by `group_id`, per topic."""
+    return {t: p.lag for t, p in group_progress(bootstrap_servers, group_id, topics).items()}
 
 
 def wait_until_drained(

@@ -112,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cmd_setup(args)
     for worker in _workers(args.workers):
-        pid = start_worker(worker, web_port=settings.worker.web_port + worker.index)
+        pid = start_worker(worker, web_port=settings.worker.web_port + worker.index,
+                           env={"SOCIALPULSE_WORKER__DATA_DIR": str(settings.worker.data_dir / f"w{worker.index}")})
         print(f"worker-{worker.index}: pid {pid}, log {worker.log_file}")
     summary = replay(args.files, bootstrap_servers=settings.kafka.bootstrap_servers,
                      topic=settings.kafka.raw_topic, progress=False)
