@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from processors.social import extract_social
 from processors.topics import (
@@ -109,3 +111,16 @@ def test_topics_shipped_config_loads_and_matches() -> None:
     assert "tidal" not in config.match(ctx("a tidal wave of music"))
     assert "tidal" in config.match(ctx("switching to Tidal for hifi music"))
     assert config.alias_map()["spotify premium"] == "spotify"
+
+
+QUERY_PIECES = st.sampled_from([*'ab "()#@$-*:é', " AND ", " OR ", " NOT ", "lang:", "lang:es"])
+
+
+@given(st.lists(QUERY_PIECES, max_size=15).map("".join))
+def test_topics_parser_only_raises_query_error(query: str) -> None:
+    try:
+        expr = parse_query(query)
+    except QueryError as e:
+        assert 0 <= e.position <= len(query)
+    else:
+        expr.matches(ctx("a b é #a @b"))
