@@ -55,7 +55,9 @@ class NlpSettings(_Section):
 
 class WorkerSettings(_Section):
     app_id: str = "socialpulse"
-    web_port: int = Field(default=6066, ge=0)  # Faust web + /metrics; 0 = pick a free port
+    # Faust web + /metrics. Loopback by default; containers set 0.0.0.0 so Prometheus and probes reach it.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0)
     data_dir: Path = REPO_ROOT / ".local" / "worker"
     enrich: bool = True  # false = pass-through (benchmarks): no NLP, only decode → enriched shape
 
