@@ -236,8 +236,6 @@ def test_deploy_k8s_readme_explains_partitions_vs_replicas():
     assert "## Partitions vs replicas" in text
 
 
-@pytest.mark.xfail(strict=True, reason="the Faust web server binds 127.0.0.1 (streams/app.py); containers need "
-                   "0.0.0.0 for Prometheus and probes: lead to add WorkerSettings.web_host and use it in create_app")
 def test_deploy_worker_web_host_is_a_setting():
     for name in PENDING_SETTINGS:
         assert settings_env_problem(name) is None
