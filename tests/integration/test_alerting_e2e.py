@@ -116,6 +116,12 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
         assert firing is not None, f"VolumeSpike not firing; alerts={last} targets={targets}\n" \
                                    f"{pipeline.worker_log(0)}"
         assert alert is not None, f"no volume_spike alert for nimbus on {kafka.alerts_topic}\n{pipeline.worker_log(0)}"
+        # the same scrape carries consumer lag per owned partition and Faust's own monitor
+        lag = get_json(f"{api}/query?query=socialpulse_consumer_lag")["data"]["result"]
+        assert {(r["metric"]["topic"], r["metric"]["partition"]) for r in lag} >= {
+            (kafka.raw_topic, "0"), (kafka.raw_topic, "1"), (kafka.enriched_topic, "0")}
+        received = get_json(f"{api}/query?query=sum(faust_messages_received_total)")["data"]["result"]
+        assert received and float(received[0]["value"][1]) >= len(records)
     finally:
         stack("down", "prometheus", env=prom_env)
 
