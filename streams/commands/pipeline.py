@@ -124,9 +124,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     kafka = settings.kafka
     topics = [kafka.raw_topic, kafka.enriched_topic, kafka.deadletter_topic]
 
+    last: list[dict[str, int]] = []
+
     def show(lag: dict[str, int]) -> None:
-        print("\rwaiting for the pipeline: lag " + ", ".join(f"{t}={n}" for t, n in lag.items()) + "   ",
-              end="", file=sys.stderr, flush=True)
+        if last and last[-1] == lag:
+            return
+        last.append(lag)
+        line = "waiting for the pipeline: lag " + ", ".join(f"{t}={n}" for t, n in lag.items())
+        if sys.stderr.isatty():
+            print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     try:
         wait_until_drained(lambda: group_lag(kafka.bootstrap_servers, settings.worker.app_id, topics),
