@@ -12,7 +12,7 @@ FROM
     WHERE minute >= toDateTime(at - 86400) AND minute < toDateTime(at)
       AND term IN ('spotify', 'apple_music', 'youtube_music', 'deezer', 'tidal', 'amazon_music')
     GROUP BY term
-)
+) AS per_topic
 CROSS JOIN
 (
     SELECT sum(c) AS sum_total FROM
@@ -24,5 +24,5 @@ CROSS JOIN
           AND term IN ('spotify', 'apple_music', 'youtube_music', 'deezer', 'tidal', 'amazon_music')
         GROUP BY term
     )
-)
+) AS overall
 ORDER BY total DESC, term
