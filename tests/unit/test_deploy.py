@@ -66,7 +66,7 @@ def test_deploy_dockerfile_builds_a_hashed_non_root_worker_image():
     froms = [arg for op, arg in ins if op == "FROM"]
     assert froms and all(f.split()[0] == "python:3.11-slim" for f in froms)
     pip = " ".join(arg for op, arg in ins if op == "RUN" and "pip install" in arg)
-    for req in ("requirements/lock.txt", "requirements/models.txt"):
+    for req in ("requirements/runtime.lock", "requirements/models.txt"):
         assert req in pip
     assert pip.count("--require-hashes") == 2 and pip.count("--no-deps") == 2
     users = [arg for op, arg in ins if op == "USER"]
@@ -82,15 +82,17 @@ def test_deploy_dockerfile_builds_a_hashed_non_root_worker_image():
             if not src.startswith("--"):
                 assert (REPO_ROOT / src).exists(), src
     ignore = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text()
-    assert "!requirements/lock.txt" in ignore and "!streams/" in ignore
+    assert "!requirements/runtime.lock" in ignore and "!streams/" in ignore
 
 
-@pytest.mark.xfail(strict=True, reason="requirements/lock.txt is not hash-pinned yet (lead: regenerate it with "
-                   "--generate-hashes, ideally as a runtime-only lock); the Dockerfile's --require-hashes needs it")
-def test_deploy_lock_file_is_hash_pinned_for_the_image():
-    lines = [ln for ln in (REPO_ROOT / "requirements" / "lock.txt").read_text().replace("\\\n", " ").splitlines()
+def test_deploy_runtime_lock_is_hash_pinned_and_matches_the_dev_lock():
+    lines = [ln for ln in (REPO_ROOT / "requirements" / "runtime.lock").read_text().splitlines()
              if ln.strip() and not ln.lstrip().startswith("#")]
     assert lines and all("--hash=sha256:" in ln for ln in lines)
+    dev_lock = {ln.strip().lower().replace("_", "-") for ln in (REPO_ROOT / "requirements" / "lock.txt").read_text()
+                .splitlines() if "==" in ln}
+    for ln in lines:
+        assert ln.split()[0].lower().replace("_", "-") in dev_lock, f"{ln.split()[0]} differs from requirements/lock.txt"
 
 
 def test_deploy_models_file_is_hash_pinned():
