@@ -18,6 +18,7 @@ from streams.clickhouse.client import connect
 from streams.clickhouse.migrate import migrate
 from streams.kafka_admin import ensure_topics
 from streams.settings import REPO_ROOT, Settings
+from streams.trends.access import migration_substitutions
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 
@@ -75,7 +76,7 @@ class Pipeline:
 
     def setup(self) -> None:
         ensure_topics(self.settings.kafka)
-        migrate(self.clickhouse(), self.settings.clickhouse.database)
+        migrate(self.clickhouse(), self.settings.clickhouse.database, substitutions=migration_substitutions())
 
     def clickhouse(self):
         return connect(self.settings.clickhouse)

@@ -59,7 +59,11 @@ def split_statements(text: str) -> list[Statement]:
 
 
 def migrate(client: Client, database: str, *, substitutions: dict[str, str] | None = None) -> list[str]:
-    """Create `database` if needed and apply pending migrations. Returns the names applied now."""
+    """Create `database` if needed and apply what is pending. Returns the names applied now.
+
+    A migration's plain statements run once, when it is first applied. Each version-gated statement is
+    recorded on its own ("<name>#<index>"), so a server upgraded past its requirement gets it on the next run.
+    """
     db = check_identifier(database)
     client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.execute(
@@ -67,20 +71,32 @@ def migrate(client: Client, database: str, *, substitutions: dict[str, str] | No
         "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
         "ENGINE = MergeTree ORDER BY version"
     )
-    done = {row[0] for row in client.execute(f"SELECT version FROM {db}.schema_migrations")}
+    done = {row[0] for row in client.execute(f"SELECT name FROM {db}.schema_migrations")}
     server = server_version(client)[:2]
     values = {"db": db, **(substitutions or {})}
     applied = []
     for migration in load_migrations():
-        if migration.version in done:
-            continue
-        for statement in migration.statements:
-            if statement.requires and server < statement.requires:
-                log.info("%s: skipping a statement that needs ClickHouse %s.%s (server %s)",
-                         migration.name, *statement.requires, ".".join(map(str, server)))
+        first_time = migration.name not in done
+        for index, statement in enumerate(migration.statements):
+            gated_key = f"{migration.name}#{index}"
+            if statement.requires is None:
+                if first_time:
+                    client.execute(statement.sql.format(**values))
+                continue
+            if gated_key in done:
+                continue
+            if server < statement.requires:
+                log.info("%s: statement %d needs ClickHouse %s.%s (server %s); later", migration.name, index,
+                         *statement.requires, ".".join(map(str, server)))
                 continue
             client.execute(statement.sql.format(**values))
-        client.execute(f"INSERT INTO {db}.schema_migrations (version, name) VALUES",
-                       [(migration.version, migration.name)])
-        applied.append(migration.name)
+            _record(client, db, migration.version, gated_key)
+            applied.append(gated_key)
+        if first_time:
+            _record(client, db, migration.version, migration.name)
+            applied.append(migration.name)
     return applied
+
+
+def _record(client: Client, db: str, version: int, name: str) -> None:
+    client.execute(f"INSERT INTO {db}.schema_migrations (version, name) VALUES", [(version, name)])

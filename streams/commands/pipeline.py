@@ -56,9 +56,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = Settings()
     from streams.clickhouse.client import connect
     from streams.clickhouse.migrate import migrate
+    from streams.trends.access import migration_substitutions
 
     client = connect(settings.clickhouse)
-    applied = migrate(client, settings.clickhouse.database)
+    applied = migrate(client, settings.clickhouse.database, substitutions=migration_substitutions())
     print(f"clickhouse {settings.clickhouse.database}: applied {applied}" if applied
           else f"clickhouse {settings.clickhouse.database}: up to date")
     return 0

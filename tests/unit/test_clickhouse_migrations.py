@@ -40,3 +40,41 @@ def test_clickhouse_rows_match_the_events_ddl_column_for_column():
 
 def test_clickhouse_rows_match_the_dead_letters_ddl():
     assert list(DEAD_LETTER_COLUMNS) == _ddl_columns("dead_letters")
+
+
+class FakeServer:
+    """Records executed SQL; answers the few queries migrate() asks."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.executed: list[str] = []
+        self.recorded: list[str] = []
+
+    def execute(self, sql, params=None):
+        if sql.startswith("SELECT version()"):
+            return [(self.version,)]
+        if sql.startswith("SELECT name FROM"):
+            return [(name,) for name in self.recorded]
+        if sql.startswith("INSERT INTO") and "schema_migrations" in sql:
+            self.recorded.extend(name for _, name in params)
+            return None
+        self.executed.append(sql)
+        return None
+
+
+def test_migrations_apply_gated_statements_once_the_server_is_new_enough(monkeypatch):
+    from streams.clickhouse import migrate as m
+
+    migration = m.Migration(7, "0007_x.sql", (m.Statement("CREATE TABLE {db}.t (x UInt8) ENGINE = Memory", None),
+                                              m.Statement("ALTER TABLE {db}.t MODIFY TTL x", (20, 1))))
+    monkeypatch.setattr(m, "load_migrations", lambda: [migration])
+    server = FakeServer("18.16.1")
+    assert m.migrate(server, "db") == ["0007_x.sql"]
+    assert not any("TTL" in sql for sql in server.executed)
+    assert m.migrate(server, "db") == []  # idempotent
+
+    server.version = "24.8.1.1"  # the same data after a server upgrade
+    assert m.migrate(server, "db") == ["0007_x.sql#1"]
+    assert sum("CREATE TABLE db.t" in sql for sql in server.executed) == 1
+    assert sum("MODIFY TTL" in sql for sql in server.executed) == 1
+    assert m.migrate(server, "db") == []
