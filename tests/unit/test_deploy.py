@@ -92,7 +92,8 @@ def test_deploy_runtime_lock_is_hash_pinned_and_matches_the_dev_lock():
     dev_lock = {ln.strip().lower().replace("_", "-") for ln in (REPO_ROOT / "requirements" / "lock.txt").read_text()
                 .splitlines() if "==" in ln}
     for ln in lines:
-        assert ln.split()[0].lower().replace("_", "-") in dev_lock, f"{ln.split()[0]} differs from requirements/lock.txt"
+        pin = ln.split()[0]
+        assert pin.lower().replace("_", "-") in dev_lock, f"{pin} differs from requirements/lock.txt"
 
 
 def test_deploy_models_file_is_hash_pinned():
