@@ -25,7 +25,7 @@ class AlertExplanation(Contract):
 
 class Alert(Contract):
     schema_version: Literal[1] = 1
-    alert_id: str  # "<kind>:<subject>:<window_start iso>" — stable across redelivery
+    alert_id: str  # "<kind>:<subject_type>:<subject>:<window_start iso>" — stable across redelivery
     kind: Literal["volume_spike", "negative_surge"]
     subject_type: Literal["topic", "entity", "hashtag"]
     subject: str
