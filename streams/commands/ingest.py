@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-DEFAULT_TOPIC = "social.raw.v1"
 BOOTSTRAP_ENV = "SOCIALPULSE_KAFKA__BOOTSTRAP_SERVERS"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+def _kafka_settings():  # type: ignore[no-untyped-def]
+    from streams.settings import Settings
+
+    return Settings().kafka
+
+
 def default_bootstrap() -> str:
-    return os.environ.get(BOOTSTRAP_ENV) or "127.0.0.1:19092"
+    return str(_kafka_settings().bootstrap_servers)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -173,7 +177,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog="example: socialpulse replay data/sample/posts.jsonl --rate 200",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help=".jsonl/.ndjson or .csv files, replayed in order")
-    p.add_argument("--topic", default=DEFAULT_TOPIC, help="topic to produce to (default: %(default)s)")
+    p.add_argument("--topic", default=_kafka_settings().raw_topic, help="topic to produce to (default: %(default)s)")
     p.add_argument("--bootstrap", default=default_bootstrap(),
                    help=f"Kafka bootstrap servers, comma-separated (default: ${BOOTSTRAP_ENV} or %(default)s)")
     p.add_argument("--rate", type=float, default=0.0, metavar="N",
@@ -218,7 +222,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     dest = g.add_mutually_exclusive_group()
     dest.add_argument("--out", metavar="FILE.jsonl", help="write JSONL here ('-' = stdout, the default)")
     dest.add_argument("--kafka", action="store_true", help="produce to Kafka instead of writing a file")
-    g.add_argument("--topic", default=DEFAULT_TOPIC, help="with --kafka (default: %(default)s)")
+    g.add_argument("--topic", default=_kafka_settings().raw_topic, help="with --kafka (default: %(default)s)")
     g.add_argument("--bootstrap", default=default_bootstrap(),
                    help=f"with --kafka (default: ${BOOTSTRAP_ENV} or %(default)s)")
     g.add_argument("--rate", type=float, default=0.0, metavar="N",
