@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,33 +122,27 @@ class LinearSentimentModel:
         """(n, 3) class scores before softmax."""
         n = len(texts)
         out = np.tile(self._intercept, (n, 1))
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        vocab = self._vocab
-        idf = self._idf
-        dense_rows: list[tuple[float, ...]] = []
-        for r, text in enumerate(texts):
-            counts: dict[int, int] = {}
-            for feat in analyze(text, self.config):
-                j = vocab.get(feat)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if counts:
-                weights = [(1.0 + math.log(c)) * float(idf[j]) for j, c in counts.items()]
-                norm = math.sqrt(sum(x * x for x in weights))
-                rows.extend([r] * len(counts))
-                cols.extend(counts)
-                vals.extend(x / norm for x in weights)
-            if self._dense is not None:
-                dense_rows.append(self._dense(text))
-        if rows:
-            contrib = self._coef[np.asarray(cols)] * np.asarray(vals, dtype=np.float32)[:, None]
-            row_ids = np.asarray(rows)
+        get = self._vocab.get
+        ids: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            found = [j for j in map(get, analyze(text, self.config)) if j is not None]
+            ids.extend(found)
+            lengths.append(len(found))
+        if ids:
+            size = len(self._vocab)
+            rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+            keys, counts = np.unique(rows * size + np.asarray(ids, dtype=np.int64), return_counts=True)
+            r, j = np.divmod(keys, size)
+            w = (1.0 + np.log(counts)) * self._idf[j]  # sublinear tf * idf
+            norms = np.sqrt(np.bincount(r, weights=w * w, minlength=n))
+            w = w / norms[r]
+            contrib = self._coef[j] * w[:, None].astype(np.float32)
             for k in range(3):
-                out[:, k] += np.bincount(row_ids, weights=contrib[:, k], minlength=n).astype(np.float32)
-        if dense_rows:
-            out += (np.asarray(dense_rows, dtype=np.float32) * self._dense_scale) @ self._dense_coef
+                out[:, k] += np.bincount(r, weights=contrib[:, k], minlength=n).astype(np.float32)
+        if self._dense is not None:
+            dense = np.asarray([self._dense(text) for text in texts], dtype=np.float32)
+            out += (dense * self._dense_scale) @ self._dense_coef
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
