@@ -14,6 +14,7 @@ of --runs timed passes over the whole set in batches of 64, one process.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -103,11 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         conf = "\n".join(f"| {lang} | {name} | {cm[0]} | {cm[1]} | {cm[2]} |" for lang, name, cm in details)
         body = f"""Command: `.venv/bin/python bench/quality_sentiment.py --write` (dev sets only; never trained on;
-ms/post = median of {args.runs} passes over the set in batches of {BATCH}, one process, on the shared 2-core machine).
+ms/post = median of {args.runs} passes over the set in batches of {BATCH}, one process, on the shared 2-core machine;
+other engineers' jobs were running, 1-min load average {os.getloadavg()[0]:.1f} at the end of this run).
 
 Trained scorer: `processors.sentiment.load_sentiment_scorer("fast")` = {trained.version}.
 en model trained on SemEval-2017 4A English train (47,559 tweets, TweetEval val lines removed upstream);
-es model trained on XLM-T es train (1,839). Hyper-parameters and per-class offsets were chosen on the
+es model trained on XLM-T es train (1,839) + XLM-T pt/it/fr train+val at weight 0.3.
+Hyper-parameters and per-class offsets were chosen on the
 model's own validation data (en: seeded 10% split of the SemEval train; es: 5-fold CV on es train), not
 on these sets; see processors/trained/sentiment_*/README.md for what was tried.
 
