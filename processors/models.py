@@ -7,7 +7,8 @@ Everything is loaded from installed packages or from files committed in this rep
   (processors/trained/ner_en: same architecture and speed as en_core_web_sm's NER, much better on
   tweets); other languages: spaCy ``*_core_*_sm`` NER only (every other pipe excluded). "@" and "#"
   are split off by the tokenizer so handles and tags are seen as names. Gazetteer ahead of NER.
-- ``stock``: the spaCy sm NER components as shipped (stock tokenizer) + gazetteer; the baseline.
+  Sentiment: the trained scorer of processors.sentiment.
+- ``stock``: the spaCy sm NER components as shipped (stock tokenizer) + gazetteer, VADER; the baseline.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def load_models(
 ) -> EnrichmentModels:
     """Load everything enrich_batch needs. Call once per worker (takes a few seconds).
 
-    ``sentiment``: language -> scorer; default VADER for every language in ``languages``.
+    ``sentiment``: language -> scorer; default ``default_sentiment(profile, ...)`` for the pipeline
+    languages and the language-id candidates.
     ``langid_candidates``: languages the detector may answer (default: ``languages`` plus
     fr/de/it/pt so that posts in those are not forced into English or Spanish).
     ``topics_path``: default config/topics.yaml; a missing default file means no topics.
@@ -109,8 +111,7 @@ def load_models(
         candidates = tuple(langid_candidates or dict.fromkeys((*languages, *DEFAULT_CANDIDATES)))
         detector = Py3LangidDetector(candidates)
     if sentiment is None:
-        vader = VaderScorer()
-        sentiment = {lang: vader for lang in languages}
+        sentiment = default_sentiment(profile, tuple(dict.fromkeys((*languages, *detector.candidates))))
 
     return EnrichmentModels(
         nlp=nlp,
@@ -124,6 +125,19 @@ def load_models(
         batch_size=batch_size,
         profile=profile,
     )
+
+
+def default_sentiment(profile: str, languages: Sequence[str]) -> dict[str, SentimentScorer]:
+    """``fast``: the project's trained scorer (processors.sentiment: its own models for en/es, VADER with
+    halved confidence for the other languages); ``stock``: VADER for every language (the baseline)."""
+    scorer: SentimentScorer
+    if profile == "stock":
+        scorer = VaderScorer()
+    else:
+        from processors.sentiment import load_sentiment_scorer
+
+        scorer = load_sentiment_scorer("fast")
+    return {lang: scorer for lang in languages}
 
 
 def build_version(

