@@ -1,7 +1,7 @@
 """Bulk-load generated enriched events into a dedicated bench database, fast, inside ClickHouse.
 
 Rows are made by ClickHouse itself (`numbers()` + cityHash64 of the row number: deterministic, no
-Python in the loop) and go through the normal `events` table, so the 0002 materialized views build the
+Python in the loop) and go through the normal `events` table, so the materialized views (0002, 0005) build the
 flattened rows and rollups exactly as in production. Distribution:
   * created_at spread evenly over `--days` ending at `--end` (default: the current UTC hour, so TTLs
     on current ClickHouse keep the rows; pass --end for an exactly repeatable data set);

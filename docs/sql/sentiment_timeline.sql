@@ -1,14 +1,15 @@
--- Sentiment timeline: posts per hour and per sentiment label for tracked topics, last 24 hours up to
--- the newest data. net_sentiment = (positive - negative) / posts. Exact under redelivery.
--- For entities, hashtags or mentions read entity_minute / hashtag_minute / mention_minute instead.
-WITH (SELECT toUInt32(max(minute)) + 60 FROM socialpulse.volume_minute) AS at
-SELECT toString(toDateTime(intDiv(toUInt32(minute), 3600) * 3600), 'UTC') AS bucket, term,
+-- Sentiment timeline: posts per hour and per sentiment label for tracked topics, the last 24 whole hours up
+-- to the newest data, from the hourly rollup. net_sentiment = (positive - negative) / posts. Exact under
+-- redelivery. For entities, hashtags or mentions read entity_hour / hashtag_hour / mention_hour instead;
+-- for the current, incomplete hour or finer buckets read topic_minute (same columns, `minute`).
+WITH (SELECT intDiv(toUInt32(max(minute)) + 60, 3600) * 3600 FROM socialpulse.volume_minute) AS b
+SELECT toString(hour, 'UTC') AS bucket, term,
        uniqExactMerge(posts) AS total,
        uniqExactMergeIf(posts, sentiment_label = 'positive') AS positive,
        uniqExactMergeIf(posts, sentiment_label = 'neutral') AS neutral,
        uniqExactMergeIf(posts, sentiment_label = 'negative') AS negative,
        round((positive - negative) / total, 3) AS net_sentiment
-FROM socialpulse.topic_minute
-WHERE minute >= toDateTime(at - 86400) AND minute < toDateTime(at)
+FROM socialpulse.topic_hour
+WHERE hour >= toDateTime(b - 86400) AND hour < toDateTime(b)
 GROUP BY bucket, term
 ORDER BY bucket, term

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from streams.settings import Settings
 
@@ -31,6 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--kind", default="all", choices=["all", "entity", "hashtag", "mention", "topic"])
     q.add_argument("--min-count", type=int, default=5, help="minimum posts in the current window")
     q.add_argument("--limit", type=int, default=20)
+
+    q = sub.add_parser("refresh-baselines", help="recompute the precomputed rising baselines of the last hours "
+                                                 "(run periodically: picks up late events)")
+    q.add_argument("--at", default="latest", help=AT_HELP)
+    q.add_argument("--hours", type=int, default=2, help="baselines ending in the last N hours (default 2)")
+    q.add_argument("--since", default="1h", help="rising window the baselines are for (default 1h)")
+    q.add_argument("--baseline", default="24h", help="rising baseline length (default 24h)")
+    q.add_argument("--database", help="ClickHouse database (default: settings)")
+    q.set_defaults(func=cmd_refresh_baselines)
 
     q = sub.add_parser("timeline", help="posts and sentiment per interval for terms")
     q.add_argument("terms", nargs="+", metavar="TERM")
@@ -66,6 +76,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     from clickhouse_driver import errors as ch_errors
 
     from streams.clickhouse.client import connect
+    from streams.trends import baselines
     from streams.trends import queries as q
     from streams.trends.output import render_json, render_table, resolve_at, run
 
@@ -75,8 +86,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
         client = connect(settings.clickhouse)
         at = resolve_at(client, database, args.at)
         if args.trend == "rising":
-            query = q.rising(database, at=at, window=args.since, baseline=args.baseline, kind=args.kind,
-                             min_count=args.min_count, limit=args.limit)
+            query = baselines.rising_for(client, database, at=at, window=args.since, baseline=args.baseline,
+                                         kind=args.kind, min_count=args.min_count, limit=args.limit)
             title = f"Rising terms ({args.kind}): last {args.since} vs previous {args.baseline}"
         elif args.trend == "timeline":
             query = q.timeline(database, at=at, terms=args.terms, kind=args.kind, since=args.since,
@@ -108,4 +119,32 @@ def cmd_trends(args: argparse.Namespace) -> int:
         print(render_json(query, rows, at=at, extra={"database": database, "since": args.since}))
     else:
         print(render_table(query, rows, title=f"{title} (until {stamp}, {database})"))
+    return 0
+
+
+def cmd_refresh_baselines(args: argparse.Namespace) -> int:
+    from clickhouse_driver import errors as ch_errors
+
+    from streams.clickhouse.client import connect
+    from streams.trends import baselines
+    from streams.trends import queries as q
+    from streams.trends.output import resolve_at
+
+    settings = Settings()
+    database = args.database or settings.clickhouse.database
+    try:
+        client = connect(settings.clickhouse)
+        at = resolve_at(client, database, args.at)
+        keys = baselines.refresh(client, database, at=at, hours=args.hours, window=args.since,
+                                 baseline=args.baseline)
+    except q.TrendQueryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ch_errors.Error as exc:
+        first = str(exc).strip().splitlines()
+        print(f"error: ClickHouse ({database}): {' '.join(first[:2])}", file=sys.stderr)
+        return 1
+    for end, window, buckets in keys:
+        stamp = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"rising baseline ending {stamp}: {buckets} x {window // 60} min buckets, all kinds")
     return 0

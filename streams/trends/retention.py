@@ -14,7 +14,8 @@ from clickhouse_driver import Client
 from streams.clickhouse.client import check_identifier
 
 TREND_TABLES = ("event_entities", "event_hashtags", "event_mentions", "event_topics", "volume_minute",
-                "entity_minute", "hashtag_minute", "mention_minute", "topic_minute")
+                "entity_minute", "hashtag_minute", "mention_minute", "topic_minute", "volume_hour",
+                "entity_hour", "hashtag_hour", "mention_hour", "topic_hour", "rising_baselines")
 _MONTH = re.compile(r"^(\d{4})(\d{2})$")
 
 

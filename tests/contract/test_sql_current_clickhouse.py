@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -69,10 +69,12 @@ def ch(tmp_path_factory) -> Chdb:
 def test_contract_every_migration_applies_and_builds_the_rollups(ch):
     tables = {r[0] for r in ch.rows(f"SELECT name FROM system.tables WHERE database = '{DB}'")}
     for name in ("event_entities", "event_hashtags", "event_mentions", "event_topics", "volume_minute",
-                 "entity_minute", "hashtag_minute", "mention_minute", "topic_minute"):
+                 "entity_minute", "hashtag_minute", "mention_minute", "topic_minute", "volume_hour",
+                 "entity_hour", "hashtag_hour", "mention_hour", "topic_hour"):
         assert name in tables and f"{name}_mv" in tables
-    ttl = ch.rows(f"SELECT engine_full FROM system.tables WHERE database = '{DB}' AND name = 'topic_minute'")
-    assert "TTL" in ttl[0][0]
+    for name in ("topic_minute", "topic_hour", "volume_hour"):
+        ttl = ch.rows(f"SELECT engine_full FROM system.tables WHERE database = '{DB}' AND name = '{name}'")
+        assert "TTL" in ttl[0][0], name
     (events, distinct), = ch.rows(f"SELECT count(), uniqExact(event_id) FROM {DB}.events")
     assert distinct == ROWS and events > ROWS  # duplicates were inserted
 
@@ -92,12 +94,42 @@ def test_contract_rising_puts_the_spike_first_and_counts_exactly(ch):
     assert topic[2] == truth
 
 
-def test_contract_timeline_share_volume_match_raw_events(ch):
-    start, end = int(END.timestamp()) - 86_400, int(END.timestamp())
+def test_contract_rising_hourly_baseline_matches_raw_events(ch):
+    at = END - timedelta(minutes=23)  # off the hour: current window per minute, baseline = whole hours
+    query = q.rising(DB, at=at, window="1h", baseline="24h", kind="topic", min_count=1, limit=50)
+    rows = {r[1]: r for r in ch.rows(_render(query))}
+    p = query.params
+    counts = ch.rows(
+        f"SELECT t, intDiv({p['baseline_end']} - 1 - toUInt32(created_at), 3600) + 1 AS k, uniqExact(event_id) "
+        f"FROM {DB}.events ARRAY JOIN topics AS t WHERE t = 'spotify' AND created_at >= toDateTime({p['start']}) "
+        f"AND created_at < toDateTime({p['baseline_end']}) GROUP BY t, k")
+    per_bucket = [c for _t, _k, c in counts] + [0] * (24 - len(counts))
+    mean = sum(per_bucket) / 24
+    assert rows["spotify"][3] == round(mean, 2)
+    current = ch.rows(f"SELECT uniqExact(event_id) FROM {DB}.events ARRAY JOIN topics AS t WHERE t = 'spotify' "
+                      f"AND created_at >= toDateTime({p['current_start']}) AND created_at < toDateTime({p['end']})")
+    assert rows["spotify"][2] == current[0][0]
+
+
+@pytest.mark.parametrize("minutes_off_the_hour", [0, 23])
+def test_contract_rising_precomputed_baselines_equal_the_rollups(ch, minutes_off_the_hour):
+    at = END - timedelta(minutes=minutes_off_the_hour)
+    for statement in q.refresh_baselines(DB, q.plan_rising(at=at).baseline_key):
+        ch.execute(_render(statement))
+    slow = ch.rows(_render(q.rising(DB, at=at, kind="all", limit=50)))
+    fast = ch.rows(_render(q.rising(DB, at=at, kind="all", limit=50, precomputed=True)))
+    assert fast == slow and fast[0][:2] == ["hashtag", "spotifydown"]
+
+
+@pytest.mark.parametrize("minutes_off_the_hour", [0, 23])
+def test_contract_timeline_share_volume_match_raw_events(ch, minutes_off_the_hour):
+    at = END - timedelta(minutes=minutes_off_the_hour)
+    start, end = int(at.timestamp()) - 86_400, int(at.timestamp())
     window = f"created_at >= toDateTime({start}) AND created_at < toDateTime({end})"
-    timeline = ch.rows(_render(q.timeline(DB, at=END, terms=["spotify", "deezer"], kind="topic", since="24h",
+    timeline = ch.rows(_render(q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="topic", since="24h",
                                           interval="1h")))
-    assert sum(1 for r in timeline if r[1] == "spotify") == 24  # deezer is sparse: empty hours are absent
+    # deezer is sparse: empty hours are absent; off the hour, 24 h touch 25 clock hours
+    assert sum(1 for r in timeline if r[1] == "spotify") == (25 if minutes_off_the_hour else 24)
     truth = dict(ch.rows(f"SELECT t, uniqExact(event_id) FROM {DB}.events ARRAY JOIN topics AS t WHERE {window} "
                          "GROUP BY t"))
     per_term: dict[str, int] = {}
@@ -107,15 +139,16 @@ def test_contract_timeline_share_volume_match_raw_events(ch):
     assert per_term == {"spotify": truth["spotify"], "deezer": truth["deezer"]}
 
     brands = ["spotify", "apple_music", "youtube_music", "deezer", "tidal", "amazon_music"]
-    share = ch.rows(_render(q.share_of_voice(DB, at=END, topics=brands, since="24h")))
+    share = ch.rows(_render(q.share_of_voice(DB, at=at, topics=brands, since="24h")))
     assert {r[0]: r[1] for r in share} == {b: truth[b] for b in brands if b in truth}
     assert abs(sum(r[2] for r in share) - 1) < 0.01
 
-    volume = dict((r[0], r[1]) for r in ch.rows(_render(q.volume(DB, at=END, by="network", since="24h"))))
-    assert volume == dict(ch.rows(f"SELECT network, uniqExact(event_id) FROM {DB}.events WHERE {window} "
-                                  "GROUP BY network"))
-    per_hour = ch.rows(_render(q.volume(DB, at=END, by="language", since="24h", interval="1h")))
-    assert sum(r[2] for r in per_hour) == sum(volume.values())
+    volume = {r[0]: (r[1], r[2]) for r in ch.rows(_render(q.volume(DB, at=at, by="network", since="24h")))}
+    assert volume == {r[0]: (r[1], r[2]) for r in ch.rows(
+        f"SELECT network, uniqExact(event_id), uniqExact(author_id) FROM {DB}.events WHERE {window} "
+        "GROUP BY network")}
+    per_hour = ch.rows(_render(q.volume(DB, at=at, by="language", since="24h", interval="1h")))
+    assert sum(r[2] for r in per_hour) == sum(v[0] for v in volume.values())
 
 
 def test_contract_top_posts_are_distinct_and_ordered(ch):
@@ -125,6 +158,11 @@ def test_contract_top_posts_are_distinct_and_ordered(ch):
     assert len(set(ids)) == len(ids)
     engagement = [r[3] for r in rows]
     assert engagement == sorted(engagement, reverse=True)
+    start, end = int(END.timestamp()) - 7200, int(END.timestamp())
+    truth = ch.rows(f"SELECT event_id FROM {DB}.events FINAL WHERE created_at >= toDateTime({start}) "
+                    f"AND created_at < toDateTime({end}) AND has(hashtags, 'spotifydown') "
+                    "ORDER BY likes + reposts + replies + quotes DESC, created_at DESC, event_id LIMIT 20")
+    assert ids == [r[0] for r in truth]  # the same posts as FINAL, without reading every post of the range
 
 
 @pytest.mark.parametrize("path", sorted((REPO_ROOT / "docs" / "sql").glob("*.sql")), ids=lambda p: p.name)

@@ -14,11 +14,13 @@ import urllib.request
 from datetime import UTC, datetime
 
 import pytest
+from clickhouse_driver import Client
 
 from streams.clickhouse.client import connect
 from streams.clickhouse.migrate import migrate
 from streams.settings import REPO_ROOT, Settings
 from streams.trends import queries as q
+from streams.trends.baselines import ensure, rising_for
 
 BI_USER = "socialpulse_bi"
 BI_PASSWORD = os.environ.get("SOCIALPULSE_CLICKHOUSE_BI_PASSWORD", "socialpulse-bi-dev")
@@ -73,19 +75,31 @@ def test_bi_access_every_trend_query_over_http(ch):
     at = datetime.now(UTC)
     for query in (
         q.rising(DB, at=at, kind="all"),
+        q.rising(DB, at=at, kind="hashtag", window="15m", baseline="6h"),  # per-minute baseline
         q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="topic"),
+        q.timeline(DB, at=at, terms=["spotify"], kind="entity", since="7d"),
         q.share_of_voice(DB, at=at, topics=["spotify", "apple_music"]),
         q.top_posts(DB, at=at, term="spotify", kind="entity"),
         q.volume(DB, at=at, by="language", interval="1h"),
+        q.volume(DB, at=at, by="network"),
         q.latest_minute(DB),
     ):
         status, body = http(ch, q.render_sql(query))
         assert status == 200, f"{query.name}: {body[:500]}"
 
 
+def test_bi_access_rising_without_precomputed_baselines_falls_back_to_the_rollups(ch):
+    bi = Client(ch.host, port=ch.port, user=BI_USER, password=BI_PASSWORD, database=DB)
+    key = (int(datetime(2001, 1, 1, tzinfo=UTC).timestamp()), 3600, 24)  # never computed
+    assert ensure(bi, DB, key, ("topic",)) is False  # may not write: no baselines, no error
+    query = rising_for(bi, DB, at=datetime(2001, 1, 2, tzinfo=UTC), kind="topic")
+    assert "rising_baselines" not in query.sql and bi.execute(query.sql, query.params) == []
+
+
 @pytest.mark.parametrize("sql", [
     f"INSERT INTO {DB}.events (event_id) VALUES ('bi:1')",
     f"DROP TABLE {DB}.hashtag_minute",
+    f"DROP TABLE {DB}.entity_hour",
     f"CREATE TABLE {DB}.bi_probe (a UInt8) ENGINE = Memory",
     f"ALTER TABLE {DB}.events DELETE WHERE 1",
     f"TRUNCATE TABLE {DB}.volume_minute",

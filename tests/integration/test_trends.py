@@ -9,8 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from bench.load_bulk import insert_statements
+from streams.clickhouse.migrate import load_migrations
 from streams.settings import REPO_ROOT
 from streams.trends import queries as q
+from streams.trends.baselines import ensure
 from streams.trends.retention import apply, plan
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -66,6 +68,39 @@ def test_trends_duplicate_inserts_do_not_double_count(pipeline):
     (flat,), = client.execute(f"SELECT uniqExact(event_id) FROM {db}.event_topics WHERE topic = 'spotify'")
     assert flat == 6
 
+    # The hourly rollups (0005) hold sets too: three deliveries, one element each, before and after merges.
+    hourly = f"SELECT uniqExactMerge(posts) FROM {db}.topic_hour WHERE term = 'spotify'"
+    assert client.execute(hourly) == [(6,)]
+    assert client.execute(f"SELECT uniqExactMerge(authors) FROM {db}.volume_hour") == [(3,)]
+    client.execute(f"OPTIMIZE TABLE {db}.topic_hour FINAL")
+    assert client.execute(hourly) == [(6,)]
+
+    # Re-running 0005's backfill (as on a live pipeline that had data before the migration) changes nothing.
+    for statement in _backfill("0005_trends_hourly.sql"):
+        client.execute(statement.format(db=db))
+    assert client.execute(hourly) == [(6,)]
+    rising_again = client.execute(*_query(q.rising(db, at=AT, kind="all", min_count=1, limit=50)))
+    assert rising_again == rising
+    # Precomputed baselines (0006): computed twice (two versions of the rows), read once; current from events.
+    for _ in range(2):
+        for statement in q.refresh_baselines(db, q.plan_rising(at=AT).baseline_key):
+            client.execute(statement.sql, statement.params)
+    fast = client.execute(*_query(q.rising(db, at=AT, kind="all", min_count=1, limit=50, precomputed=True)))
+    assert fast == rising
+
+    # A reference time off the hour: whole hours from the hourly rollups, edge minutes per minute.
+    later = AT + timedelta(minutes=17)
+    timeline = client.execute(*_query(q.timeline(db, at=later, terms=["spotify"], since="3h", interval="1h")))
+    assert sum(r[2] for r in timeline) == 6 and sum(r[5] for r in timeline) == 2
+    assert client.execute(*_query(q.volume(db, at=later, by="network", since="2h"))) == [("x", 12, 3)]
+    share = client.execute(*_query(q.share_of_voice(db, at=later, topics=["spotify", "deezer"], since="90m")))
+    assert sorted((r[0], r[1]) for r in share) == [("deezer", 6), ("spotify", 6)]
+
+
+def _backfill(name: str) -> list[str]:
+    (migration,) = [m for m in load_migrations() if m.name == name]
+    return [s.sql for s in migration.statements if s.sql.startswith("INSERT INTO")]
+
 
 def _query(query: q.TrendQuery) -> tuple[str, dict]:
     return query.sql, query.params
@@ -86,6 +121,16 @@ def test_trends_cli_rising_puts_the_injected_spike_first(pipeline):
     payload = json.loads(result.stdout)
     assert payload["rows"][0]["term"] == "spotify" and payload["rows"][0]["z"] > 10
 
+    # The CLI computed the precomputed baselines it needed; they give the same ranking as merging the hourly
+    # rollups at query time, on the hour and off it (5% of the events were delivered twice).
+    for at in (AT, AT - timedelta(minutes=23)):
+        assert ensure(client, db, q.plan_rising(at=at).baseline_key, tuple(q.KINDS))
+        slow = client.execute(*_query(q.rising(db, at=at, kind="all", limit=50)))
+        fast = client.execute(*_query(q.rising(db, at=at, kind="all", limit=50, precomputed=True)))
+        assert fast == slow and fast[0][:2] == ("hashtag", "spotifydown")
+    result = _cli(pipeline, "trends", "refresh-baselines", "--hours", "3")
+    assert result.returncode == 0 and result.stdout.count("rising baseline ending") == 3, result.stderr
+
     for args in (["timeline", "spotify", "apple_music"], ["share"], ["top-posts", "spotifydown", "--kind", "hashtag"],
                  ["volume", "--by", "language", "--interval", "6h"]):
         result = _cli(pipeline, "trends", *args)
@@ -105,7 +150,8 @@ def test_trends_retention_drops_only_whole_old_months(pipeline):
                          _event(2, AT, "neutral", ["spotify"], ["new"])])
     drops = plan(client, db, days=30, now=AT)
     assert {d.partition for d in drops} == {"202501"}
-    assert {d.table for d in drops} >= {"topic_minute", "event_hashtags", "volume_minute"}
+    assert {d.table for d in drops} >= {"topic_minute", "event_hashtags", "volume_minute", "topic_hour",
+                                        "volume_hour"}
     apply(client, db, drops)
     assert client.execute(f"SELECT DISTINCT tag FROM {db}.event_hashtags") == [("new",)]
     assert plan(client, db, days=30, now=AT) == []

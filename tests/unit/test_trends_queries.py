@@ -36,12 +36,49 @@ def test_trends_parse_at_defaults_to_utc_and_rejects_garbage():
 def test_trends_rising_buckets_and_params():
     query = q.rising("socialpulse", at=AT, window="1h", baseline="24h", kind="topic", min_count=3, limit=7)
     end = int(datetime(2026, 11, 25, 12, 30, tzinfo=UTC).timestamp())  # floored to the minute
-    assert query.params == {"end": end, "start": end - 25 * 3600, "current_start": end - 3600, "window": 3600,
-                            "buckets": 24, "min_count": 3, "limit": 7}
-    assert "socialpulse.topic_minute" in query.sql and "entity_minute" not in query.sql
+    hour = int(datetime(2026, 11, 25, 11, tzinfo=UTC).timestamp())  # the hour the current window starts in
+    assert query.params == {"end": end, "current_start": end - 3600, "baseline_end": hour,
+                            "start": hour - 24 * 3600, "filter_start": hour, "window": 3600, "buckets": 24,
+                            "min_count": 3, "limit": 7}
+    # current window per minute, baseline per hour, pre-filter from the hourly rollup
+    assert "socialpulse.topic_minute" in query.sql and "socialpulse.topic_hour" in query.sql
+    assert "entity_minute" not in query.sql and "entity_hour" not in query.sql
     assert "OVER" not in query.sql.upper().replace("OVERALL", "")  # no window functions (18.16)
-    assert query.sql.count("UNION ALL") == 0
-    assert q.rising("db", at=AT).sql.count("UNION ALL") == 3  # kind=all: four rollups
+    assert query.sql.count("UNION ALL") == 1  # current + baseline
+    assert q.rising("db", at=AT).sql.count("UNION ALL") == 7  # kind=all: four kinds, two parts each
+
+
+def test_trends_rising_windows_of_minutes_keep_a_minute_baseline():
+    query = q.rising("db", at=AT, window="15m", baseline="6h", kind="hashtag")
+    end = int(datetime(2026, 11, 25, 12, 30, tzinfo=UTC).timestamp())
+    assert query.params["baseline_end"] == query.params["current_start"] == end - 900
+    assert query.params["start"] == end - 900 - 24 * 900
+    assert "db.hashtag_hour WHERE hour >= toDateTime(%(filter_start)s)" in query.sql  # pre-filter only
+    assert "FROM db.hashtag_minute WHERE minute >= toDateTime(%(start)s)" in query.sql  # baseline per minute
+
+
+@pytest.mark.parametrize(("start", "end", "hours"), [
+    (0, 7200, (0, 7200)),  # whole hours only
+    (600, 11_400, (3600, 10_800)),  # minutes at both edges
+    (600, 3000, (3000, 3000)),  # inside one hour: minutes only
+    (600, 4200, (4200, 4200)),  # across an hour boundary but no whole hour: minutes only
+])
+def test_trends_split_hours(start, end, hours):
+    assert q._split_hours(start, end) == hours
+    h_start, h_end = hours
+    covered = set(range(h_start, h_end, 60)) | set(range(start, h_start, 60)) | set(range(h_end, end, 60))
+    assert covered == set(range(start, end, 60))  # hours + edges cover the range once
+
+
+def test_trends_long_ranges_read_hours_plus_edge_minutes():
+    timeline = q.timeline("db", at=AT, terms=["a"], kind="entity", since="7d", interval="1h")
+    assert "db.entity_hour" in timeline.sql and "db.entity_minute" in timeline.sql
+    assert timeline.params["h_end"] - timeline.params["h_start"] == 7 * 86_400 - 3600
+    short = q.timeline("db", at=AT, terms=["a"], kind="entity", since="2h", interval="15m")
+    assert "entity_hour" not in short.sql
+    volume = q.volume("db", at=AT, by="network")
+    assert "db.volume_hour" in volume.sql and "cityHash64(author_id)" in volume.sql  # authors: one set
+    assert "volume_hour" not in q.volume("db", at=AT, since="1h", interval="5m").sql
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -90,14 +127,15 @@ def test_trends_volume_and_share_sql_shapes():
     per_hour = q.volume("db", at=AT, by="network", since="24h", interval="1h")
     assert per_hour.params["interval"] == 3600 and per_hour.columns[0] == "bucket"
     share = q.share_of_voice("db", at=AT, topics=["spotify", "deezer"])
-    assert share.sql.count("%(topics)s") == 2 and "uniqExactMerge" in share.sql
+    assert share.sql.count("%(topics)s") == 4 and "uniqExactMerge" in share.sql  # (hours + edges) x 2
 
 
 def test_trends_every_query_reads_deduplicated_data():
     for query in (q.rising("db", at=AT), q.timeline("db", at=AT, terms=["a"]), q.volume("db", at=AT),
                   q.share_of_voice("db", at=AT, topics=["a"])):
         assert "uniqExactMerge" in query.sql and "count()" not in query.sql
-    assert "events FINAL" in q.top_posts("db", at=AT, term="a").sql
+    top = q.top_posts("db", at=AT, term="a").sql
+    assert "GROUP BY event_id" in top and "argMax(likes + reposts + replies + quotes, enriched_at)" in top
 
 
 def test_trends_bi_password_substitution_is_escaped():
@@ -111,3 +149,34 @@ def test_trends_bi_password_substitution_is_escaped():
                                                 ("202613", None), ("all", None), ("20260101", None)])
 def test_trends_retention_month_end(partition, end):
     assert month_end(partition) == end
+
+
+def test_trends_rising_precomputed_reads_baseline_rows_and_counts_the_window_from_events():
+    query = q.rising("db", at=AT, kind="all", precomputed=True)
+    hour = int(datetime(2026, 11, 25, 11, tzinfo=UTC).timestamp())
+    assert query.params["baseline_end"] == hour and query.params["kinds"] == tuple(q.KINDS)
+    assert "db.rising_baselines FINAL" in query.sql and "ANY LEFT JOIN" in query.sql
+    assert query.sql.count("FROM db.events") == 4 and "uniqExact(h)" in query.sql  # one scan per kind
+    assert "_hour" not in query.sql and "_minute" not in query.sql  # no set of the baseline is merged
+    assert q.rising("db", at=AT, kind="topic", precomputed=True).params["kinds"] == ("topic",)
+    with pytest.raises(q.TrendQueryError, match="whole hours"):
+        q.rising("db", at=AT, window="15m", baseline="6h", precomputed=True)
+
+
+def test_trends_rising_plan_baseline_key():
+    hour = int(datetime(2026, 11, 25, 11, tzinfo=UTC).timestamp())
+    assert q.plan_rising(at=AT).baseline_key == (hour, 3600, 24)
+    assert q.plan_rising(at=AT, window="2h", baseline="48h").baseline_key == (hour - 3600, 7200, 24)
+    assert q.plan_rising(at=AT, window="30m", baseline="12h").baseline_key is None
+
+
+def test_trends_refresh_baselines_one_insert_per_kind_from_the_hourly_rollups():
+    hour = int(datetime(2026, 11, 25, 11, tzinfo=UTC).timestamp())
+    statements = q.refresh_baselines("db", (hour, 3600, 24))
+    assert [s.sql.split("FROM db.")[1].split()[0] for s in statements] == [
+        "entity_hour", "hashtag_hour", "mention_hour", "topic_hour"]
+    assert all(s.sql.startswith("INSERT INTO db.rising_baselines") and "uniqExactMerge(posts)" in s.sql
+               for s in statements)
+    assert statements[0].params == {"baseline_end": hour, "start": hour - 24 * 3600, "window": 3600, "buckets": 24}
+    with pytest.raises(q.TrendQueryError, match="whole hours"):
+        q.refresh_baselines("db", (hour + 60, 3600, 24))
