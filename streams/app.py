@@ -27,6 +27,7 @@ from streams.clickhouse.writer import ClickHouseWriter, RowWriter
 from streams.metrics import Metrics, install_worker_metrics
 from streams.settings import Settings
 from streams.steps import Destination, Outgoing, enrich_records, sink_dead_letter_records, sink_records
+from streams.trends.baselines import refresh as refresh_baselines
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,16 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
                 await sink_dead_letter_records(records, writer=writer, table=table, metrics=metrics)
 
             await retry_in_place("deadletter_sink", step)
+
+    if ch.baseline_refresh_seconds > 0:
+
+        @app.timer(interval=ch.baseline_refresh_seconds, on_leader=True)
+        async def refresh_rising_baselines() -> None:
+            try:
+                await asyncio.to_thread(refresh_baselines, connect(ch, database=ch.database), ch.database,
+                                        at=wiring.clock(), hours=2)
+            except Exception:  # noqa: BLE001 - a missed refresh only slows the next rising query
+                log.warning("refreshing rising baselines failed; the next run tries again", exc_info=True)
 
     install_worker_metrics(app, metrics)  # GET /metrics, Faust's monitor, consumer lag
     install_alerting(app, settings, wiring, enriched_topic=enriched_topic)  # spikes -> social.alerts.v1

@@ -42,6 +42,9 @@ class ClickHouseSettings(_Section):
     insert_batch_seconds: float = Field(default=1.0, gt=0)
     # Retriable failures back off exponentially up to this delay, then keep retrying at it.
     max_backoff_seconds: float = Field(default=10.0, gt=0)
+    # The leader worker recomputes the precomputed rising-term baselines this often (0 = never), so the
+    # fast rising query BI tools use stays current and picks up late events.
+    baseline_refresh_seconds: float = Field(default=300.0, ge=0)
 
 
 class NlpSettings(_Section):
