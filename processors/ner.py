@@ -128,6 +128,8 @@ def entities_from_doc(
         label = LABEL_MAP.get(ent.label_)
         if label is None:
             continue
+        if not ent.ent_id_ and all(token.is_stop or token.is_punct for token in ent):
+            continue  # "¿Qué", "The": statistical NER on social text tags bare function words
         span = clean_span(text, ent.start_char + offset, ent.end_char + offset, url_spans)
         if span is None or span in seen:
             continue

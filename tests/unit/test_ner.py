@@ -104,3 +104,15 @@ def test_ner_offsets_shift_into_the_original_text() -> None:
     doc.ents = [Span(doc, 0, 1, label="ORG")]
     (ent,) = entities_from_doc(doc, offset=7, original=original)
     assert original[ent.start : ent.end] == "Apple"
+
+
+def test_ner_drops_model_entities_made_only_of_stop_words():
+    import spacy
+    from spacy.tokens import Span
+
+    from processors.ner import entities_from_doc
+
+    nlp = spacy.blank("es")
+    doc = nlp("¿Qué pasa con Madrid hoy?")
+    doc.ents = [Span(doc, 1, 2, label="LOC"), Span(doc, 4, 5, label="LOC")]
+    assert [e.text for e in entities_from_doc(doc)] == ["Madrid"]
