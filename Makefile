@@ -72,3 +72,13 @@ test-rules: ## Prometheus rules and config: render check, promtool check + unit 
 	promtool check rules deploy/prometheus/rules/socialpulse.rules.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 	promtool check config deploy/prometheus/prometheus.yml
+
+.PHONY: quality
+quality: install ## Language-id, NER and sentiment quality on ../shared/data/eval-dev → bench/QUALITY.md
+	$(PY) bench/quality_langid.py --write
+	$(PY) bench/quality_ner.py --write
+	$(PY) bench/quality_sentiment.py --write
+
+.PHONY: bench-enrich
+bench-enrich: install ## enrich_batch throughput vs spaCy+VADER, cache speed-up → bench/RESULTS.md
+	$(PY) bench/bench_enrich.py --runs 5 --write
