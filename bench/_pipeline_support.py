@@ -1,0 +1,317 @@
+"""Helpers for bench/bench_pipeline.py: fixed corpus, isolated pipelines on the local stack, worker processes,
+ClickHouse polling and cleanup. No pytest here (tests/support.py fails tests; a benchmark reports instead)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from streams.settings import Settings  # noqa: E402
+
+CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
+CORPUS_LANGS = (("en", 0.6), ("es", 0.4))
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Encoded RawEvents, as `socialpulse replay` would produce them (key = event_id)."""
+
+    keys: list[bytes]
+    values: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def event_ids(self, n: int | None = None) -> list[str]:
+        return [k.decode() for k in self.keys[:n]]
+
+
+def build_corpus(n: int, seed: int) -> Corpus:
+    """n generated posts, EN/ES only, seeded; event ids are unique (checked)."""
+    from streams.codec import encode_model
+    from streams.sources.generator import Generator, GeneratorConfig
+
+    gen = Generator(GeneratorConfig(start=CORPUS_START, seed=seed, rate_per_minute=600.0,
+                                    language_weights=CORPUS_LANGS))
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    seen: set[str] = set()
+    while len(keys) < n:
+        event = gen.next().event
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        keys.append(event.event_id.encode())
+        values.append(encode_model(event))
+    return Corpus(keys, values)
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return Settings()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vm_hwm_kib(pid: int) -> int | None:
+    """Peak resident set size (VmHWM) of a live process, KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user+sys) of a live process: its main thread (the asyncio event loop of a Faust worker)
+    and all other threads together (asyncio.to_thread pool, aiokafka/kafka-python I/O threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"main thread": 0.0, "other threads": 0.0}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        out["main thread" if task.name == str(pid) else "other threads"] += cpu
+    return out
+
+
+@dataclass
+class BenchPipeline:
+    """One run's isolated pipeline: own topics, ClickHouse database, consumer group and worker processes."""
+
+    partitions: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = REPO / ".local" / "bench"
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    workers: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
+
+    def __post_init__(self) -> None:
+        t = self.tag
+        self.env = {
+            "SOCIALPULSE_KAFKA__RAW_TOPIC": f"bench.{t}.raw",
+            "SOCIALPULSE_KAFKA__ENRICHED_TOPIC": f"bench.{t}.enriched",
+            "SOCIALPULSE_KAFKA__DEADLETTER_TOPIC": f"bench.{t}.deadletter",
+            "SOCIALPULSE_KAFKA__ALERTS_TOPIC": f"bench.{t}.alerts",
+            "SOCIALPULSE_KAFKA__PARTITIONS": str(self.partitions),
+            "SOCIALPULSE_CLICKHOUSE__DATABASE": f"sp_bench_{t}",
+            "SOCIALPULSE_WORKER__APP_ID": f"sp-bench-{t}",
+            **self.extra_env,
+        }
+        self.settings = settings_from(self.env)
+        self.db = self.settings.clickhouse.database
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._ch = None
+
+    # ------------------------------------------------------------------ setup / teardown
+    def setup(self) -> None:
+        from streams.clickhouse.migrate import migrate
+        from streams.kafka_admin import ensure_topics
+
+        ensure_topics(self.settings.kafka)
+        migrate(self.clickhouse(), self.db)
+
+    def clickhouse(self):  # type: ignore[no-untyped-def]
+        if self._ch is None:
+            from streams.clickhouse.client import connect
+
+            self._ch = connect(self.settings.clickhouse)
+        return self._ch
+
+    def cleanup(self) -> None:
+        """Drop the database and delete every topic carrying this run's tag (Faust's internal ones too)."""
+        self.stop_workers()
+        try:
+            self.clickhouse().execute(f"DROP DATABASE IF EXISTS {self.db}")
+        except Exception as exc:  # noqa: BLE001 - best effort, reported
+            print(f"  cleanup: drop database {self.db} failed: {exc}", file=sys.stderr)
+        delete_topics_containing(self.settings.kafka.bootstrap_servers, self.tag)
+        delete_groups_containing(self.settings.kafka.bootstrap_servers, self.tag)
+        if self._ch is not None:
+            self._ch.disconnect()
+            self._ch = None
+
+    # ------------------------------------------------------------------ producing
+    def produce(self, corpus: Corpus, n: int, *, start: int = 0) -> float:
+        """Send corpus[start:start+n] to the raw topic; returns events/s until the broker acked them all."""
+        from streams.sources.replay import make_producer
+
+        producer = make_producer(self.settings.kafka.bootstrap_servers)
+        topic = self.settings.kafka.raw_topic
+        t0 = time.monotonic()
+        try:
+            futures = [producer.send(topic, value=corpus.values[i], key=corpus.keys[i])
+                       for i in range(start, start + n)]
+            producer.flush(timeout=120)
+            failed = sum(1 for f in futures if f.failed())
+            if failed:
+                raise RuntimeError(f"{failed} of {n} sends failed: {futures[0].exception!r}")
+        finally:
+            producer.close(timeout=10)
+        return n / (time.monotonic() - t0)
+
+    # ------------------------------------------------------------------ workers
+    def start_worker(self, *, enrich: bool = True, command: Sequence[str] | None = None,
+                     env: dict[str, str] | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+        index = len(self.workers)
+        child_env = {**os.environ, **self.env, **(env or {}),
+                     "SOCIALPULSE_WORKER__WEB_PORT": str(free_port()),
+                     "SOCIALPULSE_WORKER__DATA_DIR": str(self.log_dir / f"{self.tag}-worker-{index}"),
+                     "SOCIALPULSE_WORKER__ENRICH": "true" if enrich else "false"}
+        cmd = list(command or [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"])
+        log = (self.log_dir / f"{self.tag}-worker-{index}.log").open("wb")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=child_env, cwd=REPO)
+        self.workers.append(proc)
+        return proc
+
+    def worker_log(self, index: int) -> str:
+        return (self.log_dir / f"{self.tag}-worker-{index}.log").read_text(errors="replace")[-3000:]
+
+    def check_workers(self) -> None:
+        for i, proc in enumerate(self.workers):
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker {i} exited with {proc.returncode}:\n{self.worker_log(i)}")
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.workers.clear()
+
+    # ------------------------------------------------------------------ ClickHouse
+    def distinct_events(self) -> int:
+        (value,), = self.clickhouse().execute(f"SELECT uniqExact(event_id) FROM {self.db}.events")
+        return int(value)
+
+    def wait_rows(self, expected: int, *, timeout: float, poll: float = 0.1,
+                  on_poll: Callable[[], None] | None = None) -> RowTimeline:
+        """Poll uniqExact(event_id) every `poll` s until it reaches `expected`; first-row and done times."""
+        started = time.monotonic()
+        deadline = started + timeout
+        first: tuple[float, int] | None = None
+        value = 0
+        while True:
+            now = time.monotonic()
+            value = self.distinct_events()
+            if value > 0 and first is None:
+                first = (now, value)
+                if on_poll is not None:
+                    on_poll()
+            if value >= expected:
+                assert first is not None
+                return RowTimeline(started=started, first_at=first[0], first_rows=first[1], done_at=now,
+                                   rows=value)
+            if now > deadline:
+                raise TimeoutError(f"{self.db}.events has {value} of {expected} events after {timeout:.0f}s")
+            self.check_workers()
+            time.sleep(poll)
+
+    def group_members(self) -> int | None:
+        try:
+            from kafka import KafkaAdminClient
+
+            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                                     client_id="sp-bench-admin")
+            try:
+                group = admin.describe_groups([self.settings.worker.app_id])[self.settings.worker.app_id]
+                return len(group["members"])
+            finally:
+                admin.close()
+        except Exception:  # noqa: BLE001 - informative only
+            return None
+
+
+@dataclass(frozen=True)
+class RowTimeline:
+    started: float  # when polling started (= right after the workers were started)
+    first_at: float  # first poll that saw a row
+    first_rows: int
+    done_at: float
+    rows: int
+
+    @property
+    def steady_rate(self) -> float:
+        """events/s from the first row to all rows: excludes start-up, model load and the first batch."""
+        return (self.rows - self.first_rows) / max(self.done_at - self.first_at, 1e-9)
+
+    @property
+    def wall_rate(self) -> float:
+        """events/s from worker start to all rows (start-up included)."""
+        return self.rows / max(self.done_at - self.started, 1e-9)
+
+    @property
+    def warmup(self) -> float:
+        return self.first_at - self.started
+
+
+def delete_topics_containing(bootstrap: str, marker: str) -> list[str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="sp-bench-admin")
+    try:
+        names = [t for t in admin.list_topics() if marker in t]
+        if names:
+            try:
+                admin.delete_topics(names, timeout_ms=30_000)
+            except Exception as exc:  # noqa: BLE001 - best effort, reported
+                print(f"  cleanup: delete topics {names} failed: {exc}", file=sys.stderr)
+        return names
+    finally:
+        admin.close()
+
+
+def delete_groups_containing(bootstrap: str, marker: str) -> list[str]:
+    """Delete the (by now empty) consumer groups of a run: the workers' and the Kafka engine's."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="sp-bench-admin")
+    try:
+        names = [g["group_id"] for g in admin.list_groups() if marker in g["group_id"]]
+        if names:
+            try:
+                admin.delete_groups(names)
+            except Exception as exc:  # noqa: BLE001 - best effort, reported
+                print(f"  cleanup: delete groups {names} failed: {exc}", file=sys.stderr)
+        return names
+    finally:
+        admin.close()

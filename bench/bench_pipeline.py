@@ -1,0 +1,626 @@
+"""Streaming delivery benchmark (issue 5): raw topic → rows queryable in ClickHouse, on the local stack.
+
+Every run gets fresh topics (4 partitions), a fresh ClickHouse database and consumer group; real
+`python -m streams.cli worker` subprocesses; the events are produced to the raw topic (with kcat, from a
+cached file of the fixed corpus) BEFORE the workers start, so consumption is measured. Rows are counted with
+uniqExact(event_id) every 100 ms.
+
+Rates:
+  steady  the figure compared with the goals. With --prewarm K (enrich experiment): the workers first process
+          K other events (all joined, models loaded), then the N events are produced with kcat and
+          steady = N / (produce start → all rows). Otherwise (pass-through): from the first poll that sees a
+          row to the poll that sees all N (excludes interpreter start-up, model loading, group join);
+  wall    events/s from worker start to all N (start-up included), for information;
+  CPU     user+sys µs per event of all workers over the same window (robust to the shared machine).
+
+Experiments (--only, comma-separated; default all), interleaved rep by rep so ratios are side by side:
+  enrich      per rep: NLP-only (enrich_batch in P processes, multiprocessing) and the pipeline with P worker
+              processes, for P in --workers; plus the naive agent (bench/naive_agent.py, one message at a time,
+              --naive-events) next to the 1-worker pipeline. Order alternates between reps.
+  passthrough per rep: SOCIALPULSE_WORKER__ENRICH=false with default settings and with each --pt-variant;
+              once: ClickHouse 18.16's own Kafka table engine + materialized view on the same corpus.
+  latency     1 worker: steady production at --latency-fraction of the measured max rate (enrich, and
+              pass-through capped by --latency-max-rate), send time stamped by the producer, ClickHouse polled
+              every 100 ms for new event_ids: p50/p99 event → queryable; worker VmHWM.
+  profile     in-process: the pass-through steps (streams.steps) stage by stage on the corpus, alternatives
+              (model_validate_json, no types_check), cProfile top functions.
+  wprofile    one pass-through worker run under cProfile (event-loop thread: Faust, aiokafka, sends).
+
+    .venv/bin/python bench/bench_pipeline.py                       # everything, ~15 min on 2 busy cores
+    .venv/bin/python bench/bench_pipeline.py --only passthrough --runs 5
+    .venv/bin/python bench/bench_pipeline.py --only enrich --workers 1,2 --enrich-events 8000
+
+Results: printed, and written as JSON to .local/bench/pipeline-<time>.json. Topics and databases are deleted
+at the end of every run (also on failure).
+"""
+
+# ruff: noqa: B023  (exp_profile times lambdas that are called at once, inside the loop iteration)
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import multiprocessing as mp
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench._pipeline_support import (  # noqa: E402
+    BenchPipeline,
+    Corpus,
+    RowTimeline,
+    build_corpus,
+    thread_cpu_seconds,
+    vm_hwm_kib,
+)
+
+OUT_DIR = REPO / ".local" / "bench"
+EXPERIMENTS = ("enrich", "passthrough", "latency", "profile", "wprofile")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+# ---------------------------------------------------------------------------- corpus
+
+
+def load_corpus(n: int, seed: int) -> tuple[Corpus, Path]:
+    """The fixed corpus, cached as a kcat input file (key TAB value per line)."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"corpus-s{seed}-n{n}.tsv"
+    if path.exists():
+        keys, values = [], []
+        with path.open("rb") as fh:
+            for line in fh:
+                k, v = line.rstrip(b"\n").split(b"\t", 1)
+                keys.append(k)
+                values.append(v)
+        return Corpus(keys, values), path
+    t0 = time.monotonic()
+    corpus = build_corpus(n, seed)
+    for k, v in zip(corpus.keys, corpus.values, strict=True):
+        if b"\t" in k or b"\n" in k or b"\n" in v:
+            raise ValueError("corpus record not kcat-safe")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(b"".join(k + b"\t" + v + b"\n" for k, v in zip(corpus.keys, corpus.values, strict=True)))
+    tmp.replace(path)
+    log(f"corpus: {n} events (seed {seed}) generated in {time.monotonic() - t0:.1f}s → {path}")
+    return corpus, path
+
+
+def kcat_produce(pipe: BenchPipeline, corpus_file: Path, n: int, *, skip: int = 0, topic: str | None = None) -> float:
+    """Lines skip..skip+n of the corpus file to the raw topic with kcat (lz4, acks=all); returns events/s."""
+    topic = topic or pipe.settings.kafka.raw_topic
+    with corpus_file.open("rb") as fh:
+        data = b"".join(line for i, line in zip(range(skip + n), fh, strict=False) if i >= skip)
+    t0 = time.monotonic()
+    subprocess.run(["kcat", "-P", "-b", pipe.settings.kafka.bootstrap_servers, "-t", topic, "-K", "\t",
+                    "-z", "lz4", "-X", "acks=all", "-X", "linger.ms=20"],
+                   input=data, check=True, timeout=300)
+    return n / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------------------- pipeline runs
+
+
+def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True, env: dict[str, str] | None = None,
+                 command: list[str] | None = None, timeout: float = 600.0, label: str = "",
+                 prewarm: int = 0) -> dict[str, Any]:
+    """n events pre-produced, then the workers start; steady rate from the first row seen.
+
+    prewarm > 0: the workers first process `prewarm` other events (so every worker has joined the group and
+    loaded its models), then the n events are produced with kcat (well under a second) and the rate is
+    n / (produce start → all rows): the "first row" is then the start of production."""
+    pipe = BenchPipeline(partitions=4, extra_env=env or {})
+    try:
+        pipe.setup()
+        if prewarm:
+            kcat_produce(pipe, corpus_file, prewarm, skip=len(corpus_file.read_bytes().splitlines()) - prewarm)
+            for _ in range(workers):
+                pipe.start_worker(enrich=enrich, command=command)
+            pipe.wait_rows(prewarm, timeout=timeout)
+            time.sleep(1.0)  # let the last warm-up batch finish (acks, commit) before the clock starts
+            prewarm = pipe.distinct_events()
+        produce_rate = kcat_produce(pipe, corpus_file, n)
+        if not pipe.workers:
+            for _ in range(workers):
+                pipe.start_worker(enrich=enrich, command=command)
+        members: list[int | None] = []
+        cpu_first: list[float] = []
+
+        def workers_cpu() -> float:
+            return sum(sum(thread_cpu_seconds(w.pid).values()) for w in pipe.workers)
+
+        def at_first_row() -> None:
+            cpu_first.append(workers_cpu())
+            members.append(pipe.group_members())
+
+        if prewarm:
+            started, cpu_first = time.monotonic() - 1 / max(produce_rate, 1) * n, [workers_cpu()]
+            members.append(pipe.group_members())
+            tl = pipe.wait_rows(prewarm + n, timeout=timeout)
+            tl = RowTimeline(started=started, first_at=started, first_rows=prewarm, done_at=tl.done_at,
+                             rows=tl.rows)
+        else:
+            tl = pipe.wait_rows(n, timeout=timeout, on_poll=at_first_row)
+        cpu_done = workers_cpu()
+        hwm = [vm_hwm_kib(w.pid) for w in pipe.workers]
+        cpu = thread_cpu_seconds(pipe.workers[0].pid)
+        # CPU seconds all workers used per event between the first row and the last: robust to the machine
+        # being shared (a throughput ratio is not), and ~1/throughput when the worker is CPU-bound.
+        cpu_us = (cpu_done - cpu_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if cpu_first else None
+        result = {"label": label, "events": n, "workers": workers, "enrich": enrich, "env": env or {},
+                  "steady_rate": tl.steady_rate, "wall_rate": tl.wall_rate, "warmup_s": tl.warmup,
+                  "first_rows": tl.first_rows, "drain_s": tl.done_at - tl.first_at,
+                  "members_at_first_row": members[0] if members else None, "vm_hwm_kib": hwm,
+                  "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "produce_rate": produce_rate,
+                  "tag": pipe.tag}
+        log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  wall {tl.wall_rate:8.0f} ev/s  "
+            f"warm-up {tl.warmup:5.1f}s  first rows {tl.first_rows}  members {result['members_at_first_row']}  "
+            f"CPU {cpu_us or 0:6.0f} µs/event  "
+            f"VmHWM {[h // 1024 if h else None for h in hwm]} MiB")
+        return result
+    finally:
+        pipe.cleanup()
+
+
+def _nlp_child(values: list[bytes], batch: int, barrier: Any, queue: Any) -> None:
+    from processors.enrich import enrich_batch
+    from processors.models import load_models
+    from schemas.events import RawEvent
+    from streams.settings import Settings
+
+    nlp = Settings().nlp
+    events = [RawEvent.model_validate_json(v) for v in values]
+    models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+    barrier.wait()
+    t0, c0 = time.monotonic(), time.process_time()
+    for i in range(0, len(events), batch):
+        enrich_batch(events[i:i + batch], models, now=datetime.now(UTC))
+    queue.put((t0, time.monotonic(), len(events), time.process_time() - c0))
+
+
+def nlp_only_run(corpus: Corpus, n: int, processes: int, *, batch: int) -> dict[str, Any]:
+    """enrich_batch alone on the same n events split over `processes` processes (models loaded before timing)."""
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(processes), ctx.Queue()
+    share = [corpus.values[i:n:processes] for i in range(processes)]
+    procs = [ctx.Process(target=_nlp_child, args=(share[i], batch, barrier, queue)) for i in range(processes)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=900) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    start, end = min(r[0] for r in results), max(r[1] for r in results)
+    rate = sum(r[2] for r in results) / (end - start)
+    cpu_us = sum(r[3] for r in results) / sum(r[2] for r in results) * 1e6
+    log(f"  {'nlp-only x' + str(processes):<28} {rate:8.0f} ev/s  ({end - start:.1f}s)  CPU {cpu_us:6.0f} µs/event")
+    return {"processes": processes, "events": n, "rate": rate, "seconds": end - start, "cpu_us_per_event": cpu_us}
+
+
+# ---------------------------------------------------------------------------- experiments
+
+
+def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> dict[str, Any]:
+    n, batch = args.enrich_events, args.nlp_batch
+    reps: list[dict[str, Any]] = []
+    for rep in range(args.runs):
+        log(f"enrich rep {rep + 1}/{args.runs}")
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        for p in args.workers:
+            steps.append((f"nlp{p}", lambda p=p: nlp_only_run(corpus, n, p, batch=batch)))
+            steps.append((f"pipe{p}", lambda p=p: pipeline_run(corpus_file, n, p, label=f"pipeline x{p}",
+                                                               prewarm=args.prewarm)))
+        if args.naive_events:
+            steps.insert(2, ("naive", lambda: pipeline_run(
+                corpus_file, args.naive_events, 1, label="naive agent",
+                command=[sys.executable, str(REPO / "bench" / "naive_agent.py")], prewarm=args.prewarm)))
+        if rep % 2:
+            steps.reverse()
+        reps.append({name: fn() for name, fn in steps})
+    summary: dict[str, Any] = {"events": n, "naive_events": args.naive_events, "runs": args.runs, "by_workers": {}}
+    for p in args.workers:
+        pipe = [r[f"pipe{p}"]["steady_rate"] for r in reps]
+        nlp = [r[f"nlp{p}"]["rate"] for r in reps]
+        ratios = [a / b for a, b in zip(pipe, nlp, strict=True)]
+        cpu_ratios = [r[f"nlp{p}"]["cpu_us_per_event"] / r[f"pipe{p}"]["cpu_us_per_event"] for r in reps
+                      if r[f"pipe{p}"].get("cpu_us_per_event")]
+        summary["by_workers"][p] = {"pipeline_steady": med(pipe), "pipeline_wall": med(
+            [r[f"pipe{p}"]["wall_rate"] for r in reps]), "nlp_only": med(nlp), "ratio_median": med(ratios),
+            "ratios": ratios, "pipeline_all": pipe, "nlp_all": nlp,
+            "pipeline_cpu_us_per_event": med([r[f"pipe{p}"].get("cpu_us_per_event") or float("nan") for r in reps]),
+            "nlp_cpu_us_per_event": med([r[f"nlp{p}"]["cpu_us_per_event"] for r in reps]),
+            "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios}
+    if args.naive_events and 1 in args.workers:
+        naive = [r["naive"]["steady_rate"] for r in reps]
+        ratios = [r["pipe1"]["steady_rate"] / r["naive"]["steady_rate"] for r in reps]
+        summary["naive"] = {"rate": med(naive), "all": naive, "ratio_median": med(ratios), "ratios": ratios,
+                            "cpu_us_per_event": med([r["naive"].get("cpu_us_per_event") or float("nan")
+                                                     for r in reps])}
+    summary["vm_hwm_mib_1worker_enrich"] = med([r["pipe1"]["vm_hwm_kib"][0] / 1024 for r in reps
+                                                if "pipe1" in r and r["pipe1"]["vm_hwm_kib"][0]])
+    return {"summary": summary, "reps": reps}
+
+
+def kafka_engine_run(pipe_corpus_file: Path, n: int, timeout: float = 120.0) -> dict[str, Any]:
+    """ClickHouse's own Kafka engine + MV into a MergeTree, consuming the same pre-produced corpus.
+
+    18.16's consumer starts at the log end when its group has no committed offset (librdkafka's default
+    auto.offset.reset), so offset 0 is committed for its group first (kafka-python admin)."""
+    from kafka import KafkaAdminClient, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    pipe = BenchPipeline(partitions=4)
+    try:
+        pipe.setup()
+        topic, group = pipe.settings.kafka.raw_topic, f"sp-bench-ke-{pipe.tag}"
+        kcat_produce(pipe, pipe_corpus_file, n)
+        admin = KafkaAdminClient(bootstrap_servers=pipe.settings.kafka.bootstrap_servers, client_id="sp-bench-admin")
+        try:
+            admin.alter_group_offsets(group, {TopicPartition(topic, p): OffsetAndMetadata(0, "", -1)
+                                              for p in range(4)})
+        finally:
+            admin.close()
+        ch, db = pipe.clickhouse(), pipe.db
+        # only fields that are never null: 18.16's JSONEachRow cannot read null into String and stalls
+        cols = "event_id String, network String, kind String, native_id String, text String, created_at String"
+        ch.execute(f"CREATE TABLE {db}.ke_target ({cols}) ENGINE = MergeTree ORDER BY event_id")
+        ch.execute(f"CREATE TABLE {db}.ke_queue ({cols}) ENGINE = Kafka('{pipe.settings.kafka.bootstrap_servers}', "
+                   f"'{topic}', '{group}', 'JSONEachRow')")
+        t0 = time.monotonic()
+        ch.execute(f"CREATE MATERIALIZED VIEW {db}.ke_mv TO {db}.ke_target AS SELECT * FROM {db}.ke_queue")
+        first: tuple[float, int] | None = None
+        while True:
+            now = time.monotonic()
+            (count,), = ch.execute(f"SELECT uniqExact(event_id) FROM {db}.ke_target")
+            if count and first is None:
+                first = (now, count)
+            if count >= n:
+                break
+            if now - t0 > timeout:
+                raise TimeoutError(f"Kafka engine: {count} of {n} rows after {timeout:.0f}s")
+            time.sleep(0.1)
+        assert first is not None
+        steady = (count - first[1]) / (now - first[0]) if now > first[0] else float("inf")
+        result = {"events": n, "wall_rate": count / (now - t0), "steady_rate": steady, "first_rows": first[1],
+                  "warmup_s": first[0] - t0}
+        log(f"  {'ClickHouse Kafka engine':<28} wall {result['wall_rate']:8.0f} ev/s  first rows {first[1]} "
+            f"after {first[0] - t0:.1f}s")
+        ch.execute(f"DROP TABLE {db}.ke_mv")
+        ch.execute(f"DROP TABLE {db}.ke_queue")
+        return result
+    except Exception as exc:  # noqa: BLE001 - the error is the finding
+        log(f"  ClickHouse Kafka engine failed: {exc!r}")
+        return {"error": repr(exc)[:2000]}
+    finally:
+        pipe.cleanup()
+
+
+def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> dict[str, Any]:
+    n = args.events
+    variants: dict[str, dict[str, str]] = {"default": {}}
+    for v in args.pt_variant:
+        variants[v] = dict(kv.split("=", 1) for kv in v.split(","))
+    reps: list[dict[str, Any]] = []
+    for rep in range(args.runs):
+        log(f"pass-through rep {rep + 1}/{args.runs}")
+        names = list(variants)
+        if rep % 2:
+            names.reverse()
+        reps.append({name: pipeline_run(corpus_file, n, 1, enrich=False, env=variants[name],
+                                        label=f"pass-through {name}") for name in names})
+    engine = kafka_engine_run(corpus_file, n) if args.kafka_engine else None
+    summary: dict[str, Any] = {"events": n, "runs": args.runs, "variants": {}}
+    base = [r["default"]["steady_rate"] for r in reps]
+    for name in variants:
+        rates = [r[name]["steady_rate"] for r in reps]
+        summary["variants"][name] = {
+            "env": variants[name], "steady": med(rates), "wall": med([r[name]["wall_rate"] for r in reps]),
+            "all": rates, "ratio_vs_default": med([a / b for a, b in zip(rates, base, strict=True)]),
+            "vm_hwm_mib": med([r[name]["vm_hwm_kib"][0] / 1024 for r in reps if r[name]["vm_hwm_kib"][0]]),
+            "thread_cpu_s": reps[-1][name]["thread_cpu_s_worker0"],
+            "cpu_us_per_event": med([r[name].get("cpu_us_per_event") or float("nan") for r in reps])}
+    summary["kafka_engine"] = engine
+    return {"summary": summary, "reps": reps}
+
+
+def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float, seconds: float,
+                warm: int = 200, env: dict[str, str] | None = None) -> dict[str, Any]:
+    from streams.sources.replay import make_producer
+
+    pipe = BenchPipeline(partitions=4, extra_env=env or {})
+    try:
+        pipe.setup()
+        kcat_produce(pipe, corpus_file, warm)
+        worker = pipe.start_worker(enrich=enrich)
+        pipe.wait_rows(warm, timeout=300)
+        total = int(rate * seconds)
+        if warm + total > len(corpus):
+            raise ValueError(f"corpus too small for {total} latency events; raise --events")
+        sent: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        done = threading.Event()
+        from streams.clickhouse.client import connect
+
+        client = connect(pipe.settings.clickhouse)  # the poller thread's own connection
+
+        def poller() -> None:
+            deadline_after_done = None
+            while True:
+                t = time.time()
+                for (eid,) in client.execute(f"SELECT DISTINCT event_id FROM {pipe.db}.events"):
+                    if eid not in seen:
+                        seen[eid] = t
+                if done.is_set():
+                    deadline_after_done = deadline_after_done or time.monotonic() + 30
+                    if len(seen) >= warm + total or time.monotonic() > deadline_after_done:
+                        return
+                time.sleep(max(0.0, 0.1 - (time.time() - t)))
+
+        th = threading.Thread(target=poller, daemon=True)
+        th.start()
+        producer = make_producer(pipe.settings.kafka.bootstrap_servers, linger_ms=5)
+        topic = pipe.settings.kafka.raw_topic
+        t0 = time.monotonic()
+        for i in range(total):
+            due = t0 + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            j = warm + i
+            sent[corpus.keys[j].decode()] = time.time()
+            producer.send(topic, value=corpus.values[j], key=corpus.keys[j])
+        achieved = total / (time.monotonic() - t0)
+        producer.flush(timeout=60)
+        producer.close(timeout=10)
+        done.set()
+        th.join(timeout=120)
+        hwm = vm_hwm_kib(worker.pid)
+        in_order = [seen[e] - s for e, s in sent.items() if e in seen]  # in send order
+        quarter = max(1, len(in_order) // 4)
+        p50_first_q = statistics.median(in_order[:quarter]) if in_order else float("nan")
+        p50_last_q = statistics.median(in_order[-quarter:]) if in_order else float("nan")
+        lat = sorted(in_order)
+        missing = len(sent) - len(lat)
+
+        def pct(q: float) -> float:
+            return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
+
+        result = {"enrich": enrich, "env": env or {}, "target_rate": rate, "achieved_send_rate": achieved,
+                  "events": total,
+                  "missing": missing, "p50_s": pct(0.5), "p90_s": pct(0.9), "p99_s": pct(0.99),
+                  "max_s": lat[-1] if lat else float("nan"), "vm_hwm_kib": hwm,
+                  # a p50 that grows from the first to the last quarter means a backlog: the rate is not sustained
+                  "p50_first_quarter_s": p50_first_q, "p50_last_quarter_s": p50_last_q}
+        log(f"  latency {'enrich' if enrich else 'pass-through':<12} at {rate:.0f} ev/s (sent {achieved:.0f}/s): "
+            f"p50 {result['p50_s']:.2f}s p90 {result['p90_s']:.2f}s p99 {result['p99_s']:.2f}s "
+            f"max {result['max_s']:.2f}s missing {missing}  p50 1st/last quarter {p50_first_q:.2f}/{p50_last_q:.2f}s  "
+            f"VmHWM {hwm and hwm // 1024} MiB")
+        return result
+    finally:
+        pipe.cleanup()
+
+
+def exp_latency(args: argparse.Namespace, corpus: Corpus, corpus_file: Path,
+                measured: dict[str, Any]) -> dict[str, Any]:
+    enrich_max = (measured.get("enrich", {}).get("summary", {}).get("by_workers", {}).get(1, {})
+                  .get("pipeline_steady")) or args.enrich_max_rate
+    pt_max = (measured.get("passthrough", {}).get("summary", {}).get("variants", {}).get("default", {})
+              .get("steady")) or args.passthrough_max_rate
+    out: dict[str, Any] = {"enrich_max_rate_used": enrich_max, "passthrough_max_rate_used": pt_max, "runs": []}
+    for rep in range(args.latency_runs):
+        log(f"latency rep {rep + 1}/{args.latency_runs}")
+        out["runs"].append(latency_run(corpus, corpus_file, enrich=True, rate=enrich_max * args.latency_fraction,
+                                       seconds=args.latency_seconds, env=args.latency_env))
+        if args.latency_passthrough:
+            out["runs"].append(latency_run(corpus, corpus_file, enrich=False, seconds=args.latency_seconds,
+                                           rate=min(pt_max * args.latency_fraction, args.latency_max_rate),
+                                           env=args.latency_env))
+    for mode in (True, False):
+        runs = [r for r in out["runs"] if r["enrich"] is mode]
+        if runs:
+            out["enrich" if mode else "passthrough"] = {k: med([r[k] for r in runs]) for k in (
+                "p50_s", "p99_s", "max_s", "target_rate", "achieved_send_rate", "p50_first_quarter_s",
+                "p50_last_quarter_s")} | {
+                "vm_hwm_mib": med([r["vm_hwm_kib"] / 1024 for r in runs if r["vm_hwm_kib"]]), "runs": len(runs)}
+    return out
+
+
+def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
+    """Where a pass-through worker's step time goes, stage by stage, in this process."""
+    import asyncio
+
+    from schemas.events import EnrichedEvent, RawEvent
+    from streams import codec
+    from streams.clickhouse.rows import EVENT_COLUMNS, event_row
+    from streams.metrics import Metrics
+    from streams.steps import Record, enrich_records, pass_through, sink_records
+
+    n = min(args.profile_events, len(corpus))
+    now = datetime.now(UTC)
+    limits = codec.Limits()
+    metrics = Metrics.create()
+    records = [Record("raw", i % 4, i, corpus.keys[i], corpus.values[i]) for i in range(n)]
+    pipe = BenchPipeline(partitions=1)
+    stages: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        stages.setdefault(name, []).append(time.perf_counter() - t0)
+        return value
+
+    try:
+        pipe.setup()
+        ch = pipe.clickhouse()
+        sql = f"INSERT INTO {pipe.db}.events ({', '.join(f'`{c}`' for c in EVENT_COLUMNS)}) VALUES"
+        batch = 10_000
+        for _ in range(args.runs):
+            raws = timed("decode_raw (json.loads + normalize + limits + UTF-8 re-encode check)", lambda: [
+                codec.decode_raw(r.value, topic=r.topic, partition=r.partition, offset=r.offset, key=r.key,
+                                 now=now, limits=limits) for r in records])
+            timed("alt: RawEvent.model_validate_json (pydantic-core JSON, no dict)",
+                  lambda: [RawEvent.model_validate_json(r.value) for r in records])
+            enriched = timed("pass_through (EnrichedEvent construction)", lambda: [pass_through(e, now) for e in raws])
+            values = timed("encode_model (model_dump_json)", lambda: [codec.encode_model(e) for e in enriched])
+            timed("enrich_records total (the enrich agent's step)", lambda: enrich_records(
+                records, models=None, limits=limits, now=now, metrics=metrics))
+            decoded = timed("decode_enriched (json.loads + model_validate)",
+                            lambda: [codec.decode_enriched(v) for v in values])
+            timed("alt: EnrichedEvent.model_validate_json", lambda: [EnrichedEvent.model_validate_json(v)
+                                                                     for v in values])
+            rows = timed("event_row", lambda: [event_row(e, partition=0, offset=i) for i, e in enumerate(decoded)])
+            timed("ClickHouse INSERT, types_check=True (batches of 10k)", lambda: [
+                ch.execute(sql, rows[i:i + batch], types_check=True) for i in range(0, n, batch)])
+            timed("alt: ClickHouse INSERT, types_check=False", lambda: [
+                ch.execute(sql, rows[i:i + batch]) for i in range(0, n, batch)])
+            sink_in = [Record("enriched", i % 4, i, corpus.keys[i], v) for i, v in enumerate(values)]
+
+            class _Writer:
+                async def insert(self, table: str, columns: Any, rows: Any) -> list[Any]:
+                    return []
+
+            timed("sink_records total without the insert (the sink agent's step)", lambda: asyncio.run(
+                sink_records(sink_in, writer=_Writer(), table="x", now=now, metrics=metrics)))
+        prof = cProfile.Profile()
+        prof.enable()
+        out = enrich_records(records[:5000], models=None, limits=limits, now=now, metrics=metrics)
+        asyncio.run(sink_records([Record("enriched", 0, i, o.key, o.value) for i, o in enumerate(out)],
+                                 writer=_Writer(), table="x", now=now, metrics=metrics))
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
+        per_event_us = {k: med(v) / n * 1e6 for k, v in stages.items()}
+        for k, v in per_event_us.items():
+            log(f"  {v:8.1f} µs/event  {1e6 / v:9.0f} ev/s  {k}")
+        return {"events": n, "runs": args.runs, "us_per_event": per_event_us, "cprofile_top": buf.getvalue()}
+    finally:
+        pipe.cleanup()
+
+
+def exp_wprofile(args: argparse.Namespace, corpus_file: Path) -> dict[str, Any]:
+    """One pass-through worker under cProfile (its main thread = the asyncio loop running Faust and aiokafka;
+    the asyncio.to_thread steps run in pool threads cProfile does not see, they are in `profile`)."""
+    prof_file = OUT_DIR / f"worker-passthrough-{datetime.now(UTC):%Y%m%dT%H%M%S}.prof"
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof_file), "-m", "streams.cli", "worker",
+           "--loglevel", "warning"]
+    run = pipeline_run(corpus_file, args.events, 1, enrich=False, command=cmd, label="pass-through (cProfile)")
+    out: dict[str, Any] = {"run": run, "profile_file": str(prof_file)}
+    if prof_file.exists():
+        for key in ("tottime", "cumulative"):
+            buf = io.StringIO()
+            pstats.Stats(str(prof_file), stream=buf).sort_stats(key).print_stats(30)
+            out[f"top_{key}"] = buf.getvalue()
+            print(buf.getvalue()[-6000:])
+    else:
+        log("  no profile written (the worker did not exit through SystemExit)")
+    return out
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(EXPERIMENTS),
+                    help=f"comma-separated experiments to run, of {', '.join(EXPERIMENTS)} (default: all)")
+    ap.add_argument("--events", type=int, default=20_000,
+                    help="corpus size = events per pass-through / Kafka-engine run (default 20000)")
+    ap.add_argument("--enrich-events", type=int, default=6_000,
+                    help="events per enrich-mode pipeline and NLP-only run: the first N of the corpus (default 6000)")
+    ap.add_argument("--naive-events", type=int, default=1_000,
+                    help="events per naive-agent run; 0 skips the naive agent (default 1000)")
+    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2],
+                    help="worker/process counts for the enrich experiment (default 1,2)")
+    ap.add_argument("--runs", type=int, default=3, help="repetitions of each measurement (default 3)")
+    ap.add_argument("--prewarm", type=int, default=400,
+                    help="enrich experiment: events (the corpus' last ones) the workers process before the measured "
+                         "events are produced, so all workers have joined and loaded models; 0 = measure from the "
+                         "first row of pre-produced events instead (default 400)")
+    ap.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
+    ap.add_argument("--nlp-batch", type=int, default=256,
+                    help="enrich_batch batch size in the NLP-only runs (= SOCIALPULSE_NLP__BATCH_SIZE default 256)")
+    ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
+                    help="extra pass-through setting variants measured side by side with the defaults "
+                         "(repeatable). Faust reads some of its settings from plain env vars (PRODUCER_LINGER "
+                         "seconds, PRODUCER_MAX_BATCH_SIZE, BROKER_MAX_POLL_RECORDS, STREAM_BUFFER_MAXSIZE). Default: "
+                         "PRODUCER_LINGER=0.01,PRODUCER_MAX_BATCH_SIZE=262144 and the same plus "
+                         "SOCIALPULSE_NLP__BATCH_SIZE=2000")
+    ap.add_argument("--no-kafka-engine", dest="kafka_engine", action="store_false",
+                    help="skip the ClickHouse Kafka table engine comparison")
+    ap.add_argument("--latency-runs", type=int, default=2, help="latency repetitions (default 2)")
+    ap.add_argument("--latency-seconds", type=float, default=20.0, help="steady production time per latency run")
+    ap.add_argument("--latency-fraction", type=float, default=0.5, help="fraction of the max rate (default 0.5)")
+    ap.add_argument("--latency-max-rate", type=float, default=3000.0,
+                    help="cap on the pass-through latency send rate (kafka-python producer in this process)")
+    ap.add_argument("--latency-env", default="", metavar="ENV=V[,ENV=V]",
+                    help="settings for the latency workers, e.g. SOCIALPULSE_NLP__BATCH_SECONDS=0.2")
+    ap.add_argument("--no-latency-passthrough", dest="latency_passthrough", action="store_false",
+                    help="measure latency in enrich mode only")
+    ap.add_argument("--enrich-max-rate", type=float, default=250.0,
+                    help="1-worker enrich max rate used for latency when the enrich experiment is not run")
+    ap.add_argument("--passthrough-max-rate", type=float, default=3000.0,
+                    help="pass-through max rate used for latency when the passthrough experiment is not run")
+    ap.add_argument("--profile-events", type=int, default=10_000, help="events for the in-process profile")
+    args = ap.parse_args(argv)
+    args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(args.only) - set(EXPERIMENTS)
+    if unknown:
+        ap.error(f"unknown experiments {sorted(unknown)}; choose from {EXPERIMENTS}")
+    args.latency_env = dict(kv.split("=", 1) for kv in args.latency_env.split(",") if kv)
+    if args.pt_variant is None:
+        args.pt_variant = ["PRODUCER_LINGER=0.01,PRODUCER_MAX_BATCH_SIZE=262144",
+                           "PRODUCER_LINGER=0.01,PRODUCER_MAX_BATCH_SIZE=262144,SOCIALPULSE_NLP__BATCH_SIZE=2000"]
+    if args.enrich_events > args.events or args.naive_events > args.events:
+        ap.error("--enrich-events and --naive-events must not exceed --events (the corpus)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    corpus, corpus_file = load_corpus(args.events, args.seed)
+    log(f"corpus {corpus_file.name}; experiments {args.only}; load {os.getloadavg()}")
+    results: dict[str, Any] = {"argv": sys.argv, "started": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(),
+                               "loadavg_start": os.getloadavg()}
+    try:
+        if "enrich" in args.only:
+            results["enrich"] = exp_enrich(args, corpus, corpus_file)
+        if "passthrough" in args.only:
+            results["passthrough"] = exp_passthrough(args, corpus, corpus_file)
+        if "latency" in args.only:
+            results["latency"] = exp_latency(args, corpus, corpus_file, results)
+        if "profile" in args.only:
+            results["profile"] = exp_profile(args, corpus)
+        if "wprofile" in args.only:
+            results["wprofile"] = exp_wprofile(args, corpus_file)
+    finally:
+        results["loadavg_end"] = os.getloadavg()
+        results["seconds"] = time.monotonic() - started
+        out = OUT_DIR / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+        out.write_text(json.dumps(results, indent=1, default=str))
+        log(f"done in {results['seconds']:.0f}s → {out}")
+    print(json.dumps({k: v.get("summary", v) if isinstance(v, dict) else v for k, v in results.items()
+                      if k in EXPERIMENTS}, indent=1, default=str)[:20000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
