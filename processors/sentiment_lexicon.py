@@ -10,6 +10,7 @@ a negator (no, nunca, ni, sin...) flips the polarity of the following words up t
 from __future__ import annotations
 
 import math
+import re
 
 POSITIVE_ES = frozenset(
     """
@@ -24,6 +25,16 @@ POSITIVE_ES = frozenset(
     satisf seguridad sonri sorpres suert super tierno tranquil triunf unid util valient vale vamos
     vict viva xd
     """.split()
+) | frozenset(
+    # second pass (v2), also written by hand for this project: more everyday words, common misspellings,
+    # English words that show up in Spanish tweets
+    """
+    agradecid animad aplau apasion asombros bendic bendit bravo campeon carism cautiv chever cojonud
+    complac diversion eufori exelent fenomen fiest gozo guay hermos honest humild impresionant ingenios
+    lujo majo milagr nobl positiv privilegi regal respet riend sabros sensacional simpatic solidari
+    talent tesoro ternur aprob wow yay love cute happy best good nice amazing great thanks graci ternura
+    acogedor
+    """.split()
 )
 
 NEGATIVE_ES = frozenset(
@@ -36,6 +47,17 @@ NEGATIVE_ES = frozenset(
     injust insoport insult inutil ira jod ladr lament lastim llor lloro lucha maldit mal mata miedo
     mierd molest muert muer odi ojete peor perd pereza pesad pesim porqueri preocup problem puta
     putad rabia ridicul robo rob ruin sufr susto terribl tonto trist vergu verguenz violen
+    """.split()
+) | frozenset(
+    # second pass (v2), written by hand
+    """
+    agotad alarm amenaz antipatic apest arrepent arrepient atasc bajon berrinch bochorn cabron caos
+    castig cobard colaps conden cutre denunci descarad desgan desilusion detest discrimin disgust duele
+    duel egoist escoria espant estaf fall fals fastidi fatig grave grit herid hipocr humill impresent
+    incomod inept insegur intoler machis mediocr mintie mentir miser morir mori nervios ofend paliz
+    panic pena perjud pierd pobre podrid quej rechaz recort rencor repugn roto ruido sinvergu soled suci
+    suspens temor temiend terror tortur traic traidor tragedi tramp vomit fuck shit hate worst ugh wtf
+    puaj
     """.split()
 )
 
@@ -53,6 +75,8 @@ NEGATIVE_SYMBOLS = frozenset(
 NEGATORS_ES = frozenset("no ni nunca jamas nada nadie ninguno ninguna ningun tampoco sin".split())
 _CLAUSE_END = frozenset(".,;:!?")
 _MAX_SUFFIX = 6
+# laughter of any length (jajajajaja, jejeje, hahaha, kkkk, xddd), which the prefix rule misses when long
+_LAUGH = re.compile(r"^(?:j+[aeiou]+){2,}j*$|^(?:h+a+){2,}h*$|^k{3,}$|^lo+l$|^xd+$")
 
 
 def _index(words: frozenset[str]) -> dict[str, int]:
@@ -66,7 +90,7 @@ _PREFIX_LENGTHS = sorted({len(w) for w in POSITIVE_ES | NEGATIVE_ES})
 
 def _polarity(token: str) -> int:
     """+1 / -1 / 0 for an accent-stripped lower-case token (longest matching prefix wins)."""
-    if token in POSITIVE_SYMBOLS:
+    if token in POSITIVE_SYMBOLS or _LAUGH.match(token):
         return 1
     if token in NEGATIVE_SYMBOLS:
         return -1

@@ -74,7 +74,7 @@ RECIPES = {
         features=FeatureConfig(word_ngrams=2, char_min=2, char_max=5, strip_accents=True, negation=True, lang="es"),
         dense="lexicon",
         dense_scale=1.0,
-        C=0.6,
+        C=1.0,
         class_weight=None,
         min_df=2,
         extra={"langs": ("pt", "it", "fr"), "weight": 0.3},

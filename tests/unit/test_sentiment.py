@@ -197,7 +197,15 @@ def test_sentiment_features_normalise_like_tweeteval() -> None:
 
 @pytest.mark.parametrize(
     ("text", "sign"),
-    [("me encanta, qué alegría 😍", 1), ("odio esto, qué asco", -1), ("no me gusta nada", -1), ("mañana a las 9", 0)],
+    [
+        ("me encanta, qué alegría 😍", 1),
+        ("odio esto, qué asco", -1),
+        ("no me gusta nada", -1),
+        ("mañana a las 9", 0),
+        ("jajajajajajaja", 1),
+        ("mientras empieza la temporada", 0),
+        ("qué estafa, son unos mediocres", -1),
+    ],
 )
 def test_sentiment_lexicon_es_polarity(text: str, sign: int) -> None:
     from processors.sentiment_features import tokenize
