@@ -91,7 +91,7 @@ class Pipeline:
                "SOCIALPULSE_WORKER__DATA_DIR": str(self.tmp_path / f"worker-{index}"),
                "SOCIALPULSE_WORKER__ENRICH": "true" if enrich else "false"}
         log = (self.tmp_path / f"worker-{index}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
         self.workers.append(proc)
         return proc
@@ -101,7 +101,11 @@ class Pipeline:
         self.workers[index].wait()
 
     def worker_log(self, index: int = 0) -> str:
-        return (self.tmp_path / f"worker-{index}.log").read_text(errors="replace")[-5000:]
+        """The end of a worker's log (info level), errors and warnings first: what a failure message needs."""
+        text = (self.tmp_path / f"worker-{index}.log").read_text(errors="replace")
+        problems = [line for line in text.splitlines() if "[ERROR]" in line or "[WARNING]" in line
+                    or "[CRITICAL]" in line]
+        return "\n".join(problems[-30:]) + "\n--- last lines ---\n" + text[-3000:]
 
     def live_workers(self) -> list[subprocess.Popen]:
         return [p for p in self.workers if p.poll() is None]
