@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,12 @@ def group_progress(bootstrap_servers: str, group_id: str, topics: Iterable[str])
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress",
                              enable_auto_commit=False)
     try:
-        offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+        try:
+            offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            offsets = {}  # e.g. a fresh broker still creating __consumer_offsets: nothing committed yet
         progress = {}
         for topic in topics:
             tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
