@@ -71,6 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import create_app
 
     settings = Settings()
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()
@@ -112,7 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings()
     started = time.monotonic()
     cmd_setup(args)
-    for worker in _workers(args.workers):
+    workers = _workers(args.workers)
+    for worker in workers:
         pid = start_worker(worker, web_port=settings.worker.web_port + worker.index,
                            env={"SOCIALPULSE_WORKER__DATA_DIR": str(settings.worker.data_dir / f"w{worker.index}")})
         print(f"worker-{worker.index}: pid {pid}, log {worker.log_file}")
@@ -128,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     last: list[dict[str, int]] = []
 
     def show(lag: dict[str, int]) -> None:
+        if not any(worker.pid() for worker in workers):
+            raise RuntimeError(f"every worker has exited; see {workers[0].log_file}")
         if last and last[-1] == lag:
             return
         last.append(lag)
@@ -140,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         wait_until_drained(lambda: group_lag(kafka.bootstrap_servers, settings.worker.app_id, topics),
                            timeout=args.timeout, on_progress=show)
-    except TimeoutError as exc:
+    except (TimeoutError, RuntimeError) as exc:
         print(f"\nerror: {exc}. Worker logs: {LOCAL / 'logs'}", file=sys.stderr)
         return 1
     print(file=sys.stderr)
