@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import Settings  # noqa: E402
+from streams.settings import settings_with_env  # noqa: E402
 
 CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
 CORPUS_LANGS = (("en", 0.6), ("es", 0.4))
@@ -57,19 +57,6 @@ def build_corpus(n: int, seed: int) -> Corpus:
         keys.append(event.event_id.encode())
         values.append(encode_model(event))
     return Corpus(keys, values)
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return Settings()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def free_port() -> int:
@@ -131,7 +118,7 @@ class BenchPipeline:
             "SOCIALPULSE_WORKER__APP_ID": f"sp-bench-{t}",
             **self.extra_env,
         }
-        self.settings = settings_from(self.env)
+        self.settings = settings_with_env(self.env)
         self.db = self.settings.clickhouse.database
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._ch = None

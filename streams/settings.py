@@ -6,6 +6,8 @@ socialpulse receives explicit arguments taken from this object.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -82,3 +84,18 @@ class Settings(BaseSettings):
         if len(set(topics)) != len(topics):
             raise ValueError(f"Kafka topics must be distinct, got {topics}")
         return self
+
+
+def settings_with_env(env: Mapping[str, str]) -> Settings:
+    """Settings as a process started with `env` added to this one's environment would build them
+    (tests and benchmarks configure their worker subprocesses this way and need the same view)."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return Settings()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -17,7 +17,7 @@ import pytest
 from streams.clickhouse.client import connect
 from streams.clickhouse.migrate import migrate
 from streams.kafka_admin import ensure_topics
-from streams.settings import REPO_ROOT, Settings
+from streams.settings import REPO_ROOT, settings_with_env
 from streams.trends.access import migration_substitutions
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
@@ -51,19 +51,6 @@ def isolated_env(tag: str) -> dict[str, str]:
     }
 
 
-def settings_from(env: dict[str, str]) -> Settings:
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return Settings()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 class Pipeline:
     """One test's isolated pipeline: settings, the env for subprocesses, and its worker processes."""
 
@@ -71,7 +58,7 @@ class Pipeline:
         self.tag = tag
         self.env = {**(base_env or {}), **isolated_env(tag)}
         self.tmp_path = tmp_path
-        self.settings = settings_from(self.env)
+        self.settings = settings_with_env(self.env)
         self.workers: list[subprocess.Popen] = []
 
     def setup(self) -> None:
