@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import settings_with_env  # noqa: E402
+from streams.settings import consumer_groups, settings_with_env  # noqa: E402
 
 CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
 CORPUS_LANGS = (("en", 0.6), ("es", 0.4))
@@ -240,7 +240,8 @@ class BenchPipeline:
             admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers,
                                      client_id="sp-bench-admin")
             try:
-                group = admin.describe_groups([self.settings.worker.app_id])[self.settings.worker.app_id]
+                enrich_group = consumer_groups(self.settings)[self.settings.kafka.raw_topic]
+                group = admin.describe_groups([enrich_group])[enrich_group]
                 return len(group["members"])
             finally:
                 admin.close()

@@ -1,11 +1,13 @@
-"""The `alerting` agent: spike detection on social.enriched.v1 → Alert v1 on social.alerts.v1 + ClickHouse.
+"""Spike detection on the enriched stream → Alert v1 on social.alerts.v1 + ClickHouse.
 
-    install_alerting(app, settings, wiring, enriched_topic=...)   # called from streams/app.py:create_app
+    alerting = install_alerting(app, settings, wiring, send=...)   # called from streams/app.py:create_app
+    await alerting.observe(stored)   # the ClickHouse sink, after each insert, with the events it stored
 
-Per record the agent decodes the enriched event, counts it in the per-topic / per-source metrics and folds
-it into a `processors.spikes.SpikeTracker` (one-minute event-time buckets per tracked topic, plus bounded
-entity and hashtag series). Closed minutes that spike become `Alert`s, produced keyed by `alert_id` and
-inserted into `<db>.alerts`; the batch is acknowledged only after both succeeded (retried in place).
+It rides on the sink rather than consuming social.enriched.v1 itself: a second consumer would deliver and
+decode every event once more (~100 µs each, bench/RESULTS.md). Per event it counts it in the per-topic /
+per-source metrics and folds it into a `processors.spikes.SpikeTracker` (one-minute event-time buckets per
+tracked topic, plus bounded entity and hashtag series). Closed minutes that spike become `Alert`s, produced
+keyed by `alert_id` and inserted into `<db>.alerts`; the sink commits its batch only after both succeeded.
 
 State: a plain in-memory tracker, not a Faust Table. It is small and bounded (TrackerConfig.max_subjects
 series of K minutes each) and it is LOST on restart or rebalance — it is not rebuilt from the topic. After a
@@ -28,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,14 +88,11 @@ class AlertingState:
         self.last_arrival: float | None = None
         self.tracked = frozenset(tracker.topics)
 
-    def observe(self, records: Iterable[tuple[int, bytes | None]], now: datetime) -> list[Alert]:
+    def observe(self, events: Iterable[tuple[int, EnrichedEvent]], now: datetime) -> list[Alert]:
+        """Fold (partition, event) pairs in; returns the alerts of the minutes this closed."""
         alerts: list[Alert] = []
         arrived = self.monotonic()
-        for partition, value in records:
-            try:
-                event = codec.decode_enriched(value)
-            except Exception:  # noqa: BLE001, S112 - the sink dead-letters unreadable records
-                continue
+        for partition, event in events:
             self.count(event)
             late_before = self.tracker.late_events
             alerts += self.tracker.observe(event, partition=partition, now=now)
@@ -140,19 +140,31 @@ class AlertingState:
             m.alert_watermark.set(self.tracker.closed_until.timestamp())
 
 
+@dataclass
+class Alerting:
+    """The spike detector of one worker, fed by the ClickHouse sink with the events it has just stored."""
+
+    state: AlertingState
+    emit: Callable[[list[Alert]], Awaitable[None]]
+    clock: Callable[[], datetime]
+
+    async def observe(self, stored: Sequence[tuple[int, EnrichedEvent]]) -> None:
+        self.state.metrics.events_in.labels(agent="alerting").inc(len(stored))
+        await self.emit(self.state.observe(stored, self.clock()))
+
+
 def install_alerting(
     app: faust.App,
     settings: Settings,
     wiring: Any,
     *,
-    enriched_topic: faust.TopicT,
+    send: Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]],
     tracked_topics: Sequence[str] | None = None,
     config: TrackerConfig | None = None,
-    batch_size: int = 500,
-    batch_seconds: float = 1.0,
     idle_seconds: float = 10.0,
-) -> AlertingState:
-    """Add the `alerting` agent (and its idle timer) to `app`. `wiring` is streams.app.Wiring."""
+) -> Alerting:
+    """The detector plus its idle timer on `app`. `wiring` is streams.app.Wiring; `send` produces
+    (topic, key, value) messages and returns once the broker acknowledged them."""
     metrics: Metrics = wiring.metrics
     kafka, ch = settings.kafka, settings.clickhouse
     topics = tuple(tracked_topics) if tracked_topics is not None else tracked_topic_names(settings)
@@ -160,13 +172,12 @@ def install_alerting(
     for topic in topics:  # every tracked topic appears on /metrics from the start
         metrics.spike_score.labels(topic=topic, kind="volume").set(0)
         metrics.spike_score.labels(topic=topic, kind="negative").set(0)
-    alerts_topic = app.topic(kafka.alerts_topic, partitions=kafka.partitions, key_type=bytes, value_type=bytes)
     table = f"{ch.database}.alerts"
     emit_lock = asyncio.Lock()
     writer_box: list[RowWriter] = []
 
     async def emit(alerts: list[Alert]) -> None:
-        """Produce and store until both succeeded; bounded backoff, never raises out of the agent."""
+        """Produce and store until both succeeded; bounded backoff, never raises."""
         if not alerts:
             return
         if not writer_box:
@@ -175,9 +186,7 @@ def install_alerting(
         async with emit_lock:
             while True:
                 try:
-                    pending = [await alerts_topic.send(key=a.alert_id.encode(), value=codec.encode_model(a))
-                               for a in alerts]
-                    await asyncio.gather(*pending)
+                    await send([(kafka.alerts_topic, a.alert_id.encode(), codec.encode_model(a)) for a in alerts])
                     rejected = await writer_box[0].insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts])
                     for bad in rejected:
                         log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
@@ -196,15 +205,8 @@ def install_alerting(
             log.warning("alert %s score=%.1f observed=%.0f baseline=%.1f", a.alert_id, a.score, a.observed,
                         a.baseline)
 
-    @app.agent(enriched_topic, name="alerting")
-    async def alerting(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(batch_size, within=batch_seconds):
-            metrics.events_in.labels(agent="alerting").inc(len(events))
-            alerts = state.observe(((e.message.partition, e.message.value) for e in events), wiring.clock())
-            await emit(alerts)
-
     @app.timer(interval=max(1.0, idle_seconds / 2))
     async def alerting_idle() -> None:
         await emit(state.on_idle_check(wiring.clock()))
 
-    return state
+    return Alerting(state, emit, wiring.clock)

@@ -1,16 +1,21 @@
-"""The Faust application and its agents, built by a factory so tests can use their own topics and tables.
+"""The worker: a Faust application hosting the pipeline's stages, built by a factory so tests can use their own
+topics and tables.
 
-Agents stay thin: take a batch → a step from streams/steps.py → produce → ack. A data error never escapes
-an agent loop (Faust would restart the agent and offsets could be skipped): it is a dead letter.
-`take_events` acknowledges a batch in a `finally` when the loop body returns, so the body returns only
-after the produced messages were delivered and the ClickHouse insert succeeded; failures are retried
-in place (`retry_in_place`).
+    social.raw.v1 ──► enrich ──► social.enriched.v1 ──► clickhouse_sink ──► ClickHouse (+ spike detector)
+                          └────► social.deadletter.v1 ──► deadletter_sink (Faust agent) ──► ClickHouse
+
+`enrich` and `clickhouse_sink` are batch consumers on aiokafka (streams/kafka_io.py: Faust's per-event Stream
+costs more CPU per event than the whole pipeline budget), each in its own consumer group (`consumer_groups`).
+Stages stay thin: take a batch → a step from streams/steps.py → produce → commit. A data error never escapes
+a stage: it is a dead letter. What raises is the broker, ClickHouse or a bug: the batch is retried in place
+(`retry_in_place`), never committed unprocessed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +29,17 @@ from streams import codec
 from streams.alerting import install_alerting
 from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
+from streams.kafka_io import BatchConsumer, BatchProducer
 from streams.metrics import Metrics, install_worker_metrics
-from streams.settings import Settings
-from streams.steps import Destination, Outgoing, enrich_records, sink_dead_letter_records, sink_records
+from streams.settings import Settings, consumer_groups
+from streams.steps import (
+    Destination,
+    Outgoing,
+    SinkResult,
+    enrich_records,
+    sink_dead_letter_records,
+    sink_records,
+)
 from streams.trends.baselines import refresh as refresh_baselines
 
 log = logging.getLogger(__name__)
@@ -86,16 +99,19 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         stream_wait_empty=True,  # on shutdown, finish the batches already taken before committing
     )
 
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(name, partitions=kafka.partitions, key_type=bytes, value_type=bytes)
-
-    raw_topic, enriched_topic, deadletter_topic = (
-        topic(kafka.raw_topic), topic(kafka.enriched_topic), topic(kafka.deadletter_topic))
-    destinations = {Destination.ENRICHED: enriched_topic, Destination.DEADLETTER: deadletter_topic}
+    deadletter_topic = app.topic(kafka.deadletter_topic, partitions=kafka.partitions, key_type=bytes,
+                                 value_type=bytes)
+    groups = consumer_groups(settings)
     limits = codec.Limits(max_text_chars=nlp.max_text_chars)
+    producer = BatchProducer(kafka, client_id=f"{settings.worker.app_id}-{os.getpid()}")
+    topic_of = {Destination.ENRICHED: kafka.enriched_topic, Destination.DEADLETTER: kafka.deadletter_topic}
 
-    async def retry_in_place(agent: str, step: Callable[[], Awaitable[None]]) -> None:
-        """Data errors are values; what raises is the broker, ClickHouse or a bug. The batch must not be acked
+    async def send_all(messages: Sequence[Outgoing]) -> None:
+        """Send, then wait until the broker acknowledged every message."""
+        await producer.send_all([(topic_of[m.destination], m.key, m.value) for m in messages])
+
+    async def retry_in_place(stage: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Data errors are values; what raises is the broker, ClickHouse or a bug. The batch must not be committed
         unprocessed, so it is retried with bounded backoff: a stuck batch is a stalled pipeline, never loss."""
         attempt = 0
         while True:
@@ -106,41 +122,51 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
                 raise
             except Exception:
                 attempt += 1
-                metrics.batch_retries.labels(agent=agent).inc()
+                metrics.batch_retries.labels(agent=stage).inc()
                 delay = min(ch.max_backoff_seconds, 0.5 * 2 ** min(attempt, 6))
-                log.exception("%s batch failed (attempt %d); retrying in %.1fs", agent, attempt, delay)
+                log.exception("%s batch failed (attempt %d); retrying in %.1fs", stage, attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def send_all(messages: Sequence[Outgoing]) -> None:
-        """Send, then wait until the broker acknowledged every message."""
-        pending = [await destinations[m.destination].send(key=m.key, value=m.value) for m in messages]
-        await asyncio.gather(*pending)
+    models: list[EnrichmentModels | None] = [None]
 
-    @app.agent(raw_topic, name="enrich")
-    async def enrich(stream: faust.StreamT) -> None:
-        models = await asyncio.to_thread(wiring.models_loader) if settings.worker.enrich else None
-        async for events in stream.take_events(nlp.batch_size, within=nlp.batch_seconds):
-            records = [event.message for event in events]
+    async def load_models_once() -> None:
+        if settings.worker.enrich and models[0] is None:
+            models[0] = await asyncio.to_thread(wiring.models_loader)
 
-            async def step(records: Any = records) -> None:
-                out = await asyncio.to_thread(enrich_records, records, models=models, limits=limits,
-                                              now=wiring.clock(), metrics=metrics)
-                await send_all(out)
+    async def enrich(records: list[Any]) -> None:
+        async def step() -> None:
+            out = await asyncio.to_thread(enrich_records, records, models=models[0], limits=limits,
+                                          now=wiring.clock(), metrics=metrics)
+            await send_all(out)
 
-            await retry_in_place("enrich", step)
+        await retry_in_place("enrich", step)
 
-    @app.agent(enriched_topic, name="clickhouse_sink")
-    async def clickhouse_sink(stream: faust.StreamT) -> None:
-        writer = wiring.writer_factory()
-        table = f"{ch.database}.events"
-        async for events in stream.take_events(ch.insert_batch_rows, within=ch.insert_batch_seconds):
-            records = [event.message for event in events]
+    alerting = install_alerting(app, settings, wiring, send=producer.send_all)  # spikes -> social.alerts.v1
+    events_writer = wiring.writer_factory()
+    events_table = f"{ch.database}.events"
 
-            async def step(records: Any = records) -> None:
-                await send_all(await sink_records(records, writer=writer, table=table, now=wiring.clock(),
-                                                  metrics=metrics))
+    async def clickhouse_sink(records: list[Any]) -> None:
+        done: list[SinkResult] = []
 
-            await retry_in_place("clickhouse_sink", step)
+        async def step() -> None:
+            result = await sink_records(records, writer=events_writer, table=events_table, now=wiring.clock(),
+                                        metrics=metrics)
+            await send_all(result.dead_letters)
+            done.append(result)
+
+        await retry_in_place("clickhouse_sink", step)
+        await alerting.observe(done[-1].stored)  # once per batch, after it is stored (not inside the retries)
+
+    stages = [
+        BatchConsumer(kafka, name="enrich", topic=kafka.raw_topic, group_id=groups[kafka.raw_topic],
+                      size=nlp.batch_size, within=nlp.batch_seconds, handle=enrich, prepare=load_models_once),
+        BatchConsumer(kafka, name="clickhouse_sink", topic=kafka.enriched_topic,
+                      group_id=groups[kafka.enriched_topic], size=ch.insert_batch_rows,
+                      within=ch.insert_batch_seconds, handle=clickhouse_sink),
+    ]
+    # Started in this order with the worker and stopped in reverse: the producer outlives the stages.
+    for service in (producer, *stages):
+        app.service(service)
 
     @app.agent(deadletter_topic, name="deadletter_sink")
     async def deadletter_sink(stream: faust.StreamT) -> None:
@@ -164,6 +190,5 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
             except Exception:  # noqa: BLE001 - a missed refresh only slows the next rising query
                 log.warning("refreshing rising baselines failed; the next run tries again", exc_info=True)
 
-    install_worker_metrics(app, metrics)  # GET /metrics, Faust's monitor, consumer lag
-    install_alerting(app, settings, wiring, enriched_topic=enriched_topic)  # spikes -> social.alerts.v1
+    install_worker_metrics(app, metrics, stages=stages)  # GET /metrics, Faust's monitor, consumer lag
     return app

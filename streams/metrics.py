@@ -12,6 +12,7 @@ with `socialpulse_*`), and a timer refreshes the consumer lag gauge.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +104,10 @@ class Metrics:
         )
 
 
-def install_worker_metrics(app: Any, metrics: Metrics, *, lag_interval: float = 5.0) -> None:
-    """GET /metrics (this registry + Faust's monitor) and a consumer-lag timer on a faust.App."""
+def install_worker_metrics(app: Any, metrics: Metrics, *, stages: Sequence[Any] = (), lag_interval: float = 5.0
+                           ) -> None:
+    """GET /metrics (this registry + Faust's monitor) and a consumer-lag timer on a faust.App: the lag of Faust's
+    consumer and of each batch stage (anything with `async lags() -> {(topic, partition): lag}`)."""
     from aiohttp.web import Response
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -118,15 +121,20 @@ def install_worker_metrics(app: Any, metrics: Metrics, *, lag_interval: float = 
     @app.timer(interval=lag_interval)
     async def consumer_lag() -> None:
         try:
-            await update_consumer_lag(app.consumer, metrics)
+            extra: dict[tuple[str, int], int] = {}
+            for stage in stages:
+                extra.update(await stage.lags())
+            await update_consumer_lag(app.consumer, metrics, extra=extra)
         except Exception:  # noqa: BLE001 - a metrics refresh must never take the worker down
             log.debug("consumer lag refresh failed", exc_info=True)
 
 
-async def update_consumer_lag(consumer: Any, metrics: Metrics) -> dict[tuple[str, int], int]:
-    """Lag per owned partition = end offset − committed offset (earliest offset when nothing is committed)."""
+async def update_consumer_lag(consumer: Any, metrics: Metrics, *, extra: Mapping[tuple[str, int], int] | None = None
+                              ) -> dict[tuple[str, int], int]:
+    """Lag per owned partition = end offset − committed offset (earliest offset when nothing is committed), for
+    Faust's consumer; `extra` adds lags measured elsewhere. Partitions no longer owned disappear."""
     assigned = sorted(consumer.assignment())
-    lags: dict[tuple[str, int], int] = {}
+    lags: dict[tuple[str, int], int] = dict(extra or {})
     if assigned:
         ends = await consumer.highwaters(*assigned)
         committed = getattr(consumer, "_committed_offset", {})

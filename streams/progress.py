@@ -1,13 +1,14 @@
 """How far the pipeline has got: consumer-group offsets and lag per topic, read from the broker.
 
-The sink acknowledges an offset only after its rows are in ClickHouse, so "no lag on the raw and enriched
-topics" means every replayed post is queryable (or dead-lettered).
+Each pipeline topic has its own consumer group (streams.settings.consumer_groups). The sink commits an offset
+only after its rows are in ClickHouse, so "no lag on the raw and enriched topics" means every replayed post is
+queryable (or dead-lettered).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -48,9 +49,17 @@ def group_progress(bootstrap_servers: str, group_id: str, topics: Iterable[str])
         admin.close()
 
 
-def group_lag(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, int]:
-    """Messages not yet committed by `group_id`, per topic."""
-    return {t: p.lag for t, p in group_progress(bootstrap_servers, group_id, topics).items()}
+def pipeline_progress(bootstrap_servers: str, groups: Mapping[str, str]) -> dict[str, TopicProgress]:
+    """Per topic, the progress of the group consuming it (`groups`: streams.settings.consumer_groups)."""
+    progress: dict[str, TopicProgress] = {}
+    for group in dict.fromkeys(groups.values()):
+        progress.update(group_progress(bootstrap_servers, group, [t for t, g in groups.items() if g == group]))
+    return {topic: progress[topic] for topic in groups}
+
+
+def pipeline_lag(bootstrap_servers: str, groups: Mapping[str, str]) -> dict[str, int]:
+    """Messages not yet committed, per topic, by the group consuming it."""
+    return {t: p.lag for t, p in pipeline_progress(bootstrap_servers, groups).items()}
 
 
 def wait_until_drained(

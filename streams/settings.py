@@ -30,6 +30,10 @@ class KafkaSettings(_Section):
     replication_factor: int = Field(default=1, ge=1)
     # A worker that died without leaving the group holds its partitions this long (kill -9, host loss).
     session_timeout_seconds: float = Field(default=30.0, ge=6.0)
+    # The pipeline's producer waits this long to fill a request (one request per message costs a round trip
+    # and a syscall each; measured in bench/RESULTS.md).
+    producer_linger_ms: int = Field(default=5, ge=0)
+    producer_batch_bytes: int = Field(default=262_144, ge=1024)
 
 
 class ClickHouseSettings(_Section):
@@ -84,6 +88,13 @@ class Settings(BaseSettings):
         if len(set(topics)) != len(topics):
             raise ValueError(f"Kafka topics must be distinct, got {topics}")
         return self
+
+
+def consumer_groups(settings: Settings) -> dict[str, str]:
+    """Topic → the consumer group that consumes it (progress, lag and scale-out are per group)."""
+    app_id, kafka = settings.worker.app_id, settings.kafka
+    return {kafka.raw_topic: f"{app_id}-enrich", kafka.enriched_topic: f"{app_id}-clickhouse-sink",
+            kafka.deadletter_topic: app_id}
 
 
 def settings_with_env(env: Mapping[str, str]) -> Settings:

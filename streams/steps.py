@@ -116,16 +116,22 @@ def pass_through(raw: RawEvent, now: datetime) -> EnrichedEvent:
     )
 
 
+@dataclass(frozen=True)
+class SinkResult:
+    dead_letters: list[Outgoing]  # unreadable records and rows ClickHouse refused
+    stored: list[tuple[int, EnrichedEvent]]  # (partition, event) of every row written, for the spike detector
+
+
 async def sink_records(
     records: Sequence[KafkaRecord], *, writer: RowWriter, table: str, now: datetime, metrics: Metrics,
-) -> list[Outgoing]:
-    """Insert enriched events as rows; returns dead letters for unreadable records and rejected rows.
+) -> SinkResult:
+    """Insert enriched events as rows; dead letters for unreadable records and rejected rows.
 
     Raises only when the writer does (it retries retriable failures itself), so the batch is not acked.
     """
     metrics.events_in.labels(agent="clickhouse_sink").inc(len(records))
-    # Decoding 10k events takes ~0.1-1 s of CPU: off the event loop, so heartbeats and other agents go on.
-    rows, row_records, out = await asyncio.to_thread(_event_rows, records, now, metrics)
+    # Decoding 10k events takes ~0.1-1 s of CPU: off the event loop, so heartbeats and other stages go on.
+    rows, row_records, events, out = await asyncio.to_thread(_event_rows, records, now, metrics)
     started = time.perf_counter()
     rejected = await writer.insert(table, EVENT_COLUMNS, rows)
     metrics.insert_seconds.labels(table="events").observe(time.perf_counter() - started)
@@ -135,13 +141,17 @@ async def sink_records(
         letter = _dead_letter(row_records[bad.index], code=ErrorCode.ROW_REJECTED, message=bad.message,
                               stage="sink", event_id=rows[bad.index][0], now=now)
         out.append(dead_letter_out(letter, metrics))
-    return out
+    refused = {bad.index for bad in rejected}
+    stored = [(record.partition, event) for i, (record, event) in enumerate(zip(row_records, events, strict=True))
+              if i not in refused]
+    return SinkResult(out, stored)
 
 
 def _event_rows(records: Sequence[KafkaRecord], now: datetime, metrics: Metrics
-                ) -> tuple[list[tuple[Any, ...]], list[KafkaRecord], list[Outgoing]]:
+                ) -> tuple[list[tuple[Any, ...]], list[KafkaRecord], list[EnrichedEvent], list[Outgoing]]:
     rows: list[tuple[Any, ...]] = []
     row_records: list[KafkaRecord] = []
+    events: list[EnrichedEvent] = []
     out: list[Outgoing] = []
     for record in records:
         try:
@@ -153,7 +163,8 @@ def _event_rows(records: Sequence[KafkaRecord], now: datetime, metrics: Metrics
             continue
         rows.append(event_row(enriched, partition=record.partition, offset=record.offset))
         row_records.append(record)
-    return rows, row_records, out
+        events.append(enriched)
+    return rows, row_records, events, out
 
 
 async def sink_dead_letter_records(

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from streams.settings import REPO_ROOT, Settings
+from streams.settings import REPO_ROOT, Settings, consumer_groups
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "posts.jsonl"
 LOCAL = REPO_ROOT / ".local"
@@ -106,7 +106,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from streams.progress import group_lag, wait_until_drained
+    from streams.progress import pipeline_lag, wait_until_drained
     from streams.sources.replay import replay
     from streams.workers import start_worker
 
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: the broker did not acknowledge {summary.failed} posts: {summary.errors[:3]}", file=sys.stderr)
         return 1
     kafka = settings.kafka
-    topics = [kafka.raw_topic, kafka.enriched_topic, kafka.deadletter_topic]
+    groups = consumer_groups(settings)
 
     last: list[dict[str, int]] = []
 
@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
 
     try:
-        wait_until_drained(lambda: group_lag(kafka.bootstrap_servers, settings.worker.app_id, topics),
+        wait_until_drained(lambda: pipeline_lag(kafka.bootstrap_servers, groups),
                            timeout=args.timeout, on_progress=show)
     except (TimeoutError, RuntimeError) as exc:
         print(f"\nerror: {exc}. Worker logs: {LOCAL / 'logs'}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -116,12 +117,14 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
         assert firing is not None, f"VolumeSpike not firing; alerts={last} targets={targets}\n" \
                                    f"{pipeline.worker_log(0)}"
         assert alert is not None, f"no volume_spike alert for nimbus on {kafka.alerts_topic}\n{pipeline.worker_log(0)}"
-        # the same scrape carries consumer lag per owned partition and Faust's own monitor
+        # the same scrape carries consumer lag per owned partition (both stages) and events per stage
         lag = get_json(f"{api}/query?query=socialpulse_consumer_lag")["data"]["result"]
         assert {(r["metric"]["topic"], r["metric"]["partition"]) for r in lag} >= {
             (kafka.raw_topic, "0"), (kafka.raw_topic, "1"), (kafka.enriched_topic, "0")}
-        received = get_json(f"{api}/query?query=sum(faust_messages_received_total)")["data"]["result"]
-        assert received and float(received[0]["value"][1]) >= len(records)
+        per_agent = urllib.parse.quote("sum by (agent) (socialpulse_events_in_total)")
+        received = get_json(f"{api}/query?query={per_agent}")["data"]["result"]
+        per_stage = {r["metric"]["agent"]: float(r["value"][1]) for r in received}
+        assert min(per_stage.get(a, 0) for a in ("enrich", "clickhouse_sink", "alerting")) >= len(records)
     finally:
         stack("down", "prometheus", env=prom_env)
 

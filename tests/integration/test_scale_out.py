@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaAdminClient, KafkaProducer
 
+from streams.settings import consumer_groups
 from tests.support import Pipeline
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
@@ -33,12 +34,14 @@ def test_scale_out_two_workers_split_partitions_and_count_exactly(pipeline: Pipe
 
     # both workers are members and own disjoint halves of the raw topic
     admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    enrich_group = consumer_groups(pipeline.settings)[kafka.raw_topic]
     deadline = time.monotonic() + 30
     while True:
-        group = admin.describe_groups([pipeline.settings.worker.app_id])[pipeline.settings.worker.app_id]
+        group = admin.describe_groups([enrich_group])[enrich_group]
+        # mid-rebalance a member's assignment is still empty (not decoded): ask again
         owned = [sorted(p for a in m["member_assignment"]["assigned_partitions"] if a["topic"] == kafka.raw_topic
-                        for p in a["partitions"]) for m in group["members"]]
-        if len(owned) == 2 or time.monotonic() > deadline:
+                        for p in a["partitions"]) for m in group["members"] if isinstance(m["member_assignment"], dict)]
+        if (len(owned) == 2 and group["group_state"] == "Stable") or time.monotonic() > deadline:
             break
         time.sleep(1)
     admin.close()

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
-from streams.progress import group_progress
+from streams.progress import pipeline_progress
+from streams.settings import consumer_groups
 from tests.support import Pipeline
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -36,8 +37,7 @@ def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
     assert worker.wait(timeout=60) == 0, pipeline.worker_log(0)
     stop_seconds = time.monotonic() - started
 
-    progress = group_progress(kafka.bootstrap_servers, pipeline.settings.worker.app_id,
-                              [kafka.raw_topic, kafka.enriched_topic])
+    progress = pipeline_progress(kafka.bootstrap_servers, consumer_groups(pipeline.settings))
     written = pipeline.scalar(f"SELECT uniqExact(event_id) FROM {db}.events")
     raw, enriched = progress[kafka.raw_topic], progress[kafka.enriched_topic]
     assert 0 < written < TOTAL, "stopped mid-stream"

@@ -1,4 +1,4 @@
-"""The alerting agent's state apart from Faust: decode → metrics → tracker → alerts, idle watermark, rows vs DDL."""
+"""The spike detector's state apart from Faust: events → metrics → tracker → alerts, idle watermark, rows vs DDL."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class Clock:
 
 
 def records(events, partitions=2):
-    return [(i % partitions, codec.encode_model(e)) for i, e in enumerate(events)]
+    """(partition, event) as the sink hands them over, after a round trip through the wire format."""
+    return [(i % partitions, codec.decode_enriched(codec.encode_model(e))) for i, e in enumerate(events)]
 
 
 def test_spikes_alerting_state_counts_metrics_and_raises_topic_alerts():
@@ -37,7 +38,7 @@ def test_spikes_alerting_state_counts_metrics_and_raises_topic_alerts():
             events.append(enriched(n, T0 + m * MINUTE + timedelta(seconds=60 * j / per), negative=neg,
                                    hashtags=("nimbusfail",) if m >= 40 else ()))
             n += 1
-    alerts = state.observe(records(events) + [(0, b"not json")], NOW)
+    alerts = state.observe(records(events), NOW)
     assert ("volume_spike", "topic", "nimbus") in {(a.kind, a.subject_type, a.subject) for a in alerts}
     sample = metrics.registry.get_sample_value
     assert sample("socialpulse_topic_mentions_total", {"topic": "nimbus", "sentiment": "negative"}) == 300

@@ -1,4 +1,4 @@
-"""Agent batch steps with plain records and the in-memory writer: good events flow, poison is dead-lettered."""
+"""Stage batch steps with plain records and the in-memory writer: good events flow, poison is dead-lettered."""
 
 import asyncio
 import json
@@ -49,10 +49,12 @@ def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records
     writer = InMemoryWriter(reject=lambda row: "Type mismatch" if row[0] == "mastodon:2" else None)
     sink_in = [Record("social.enriched.v1", 0, i, o.key, o.value) for i, o in enumerate(enriched)]
     sink_in.append(Record("social.enriched.v1", 0, 3, None, b"not json"))
-    out = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics))
+    result = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics))
     assert sorted(row[0] for row in writer.tables["db.events"]) == ["mastodon:0", "mastodon:1"]
     assert len(writer.tables["db.events"][0]) == len(EVENT_COLUMNS)
-    letters = sorted((codec.decode_dead_letter(o.value) for o in out), key=lambda d: d.offset)
+    # the spike detector gets exactly the stored events, with their partitions
+    assert [(p, e.event_id) for p, e in result.stored] == [(0, "mastodon:0"), (0, "mastodon:1")]
+    letters = sorted((codec.decode_dead_letter(o.value) for o in result.dead_letters), key=lambda d: d.offset)
     assert [(d.offset, d.error_code.value, d.stage) for d in letters] == [(2, "row_rejected", "sink"),
                                                                            (3, "invalid_value", "sink")]
     assert letters[0].event_id == "mastodon:2"

@@ -1,0 +1,195 @@
+"""The pipeline's hot path on plain aiokafka: a batch consumer per stage and one producer, run inside the
+Faust worker (as `mode` services, so they start and stop with it).
+
+Why not Faust agents for `enrich` and `clickhouse_sink`: Faust's Stream delivers events one by one through
+its conductor, channel queues, acks and sensors — measured at 160-200 µs of CPU per event just to consume and
+ack (bench/bench_consume.py), against 3.5 µs for aiokafka's `getmany`. That alone is more than the whole
+per-event budget of the pipeline (bench/RESULTS.md, issue 5). The contract is the same as a Faust agent with
+`take(N, within=T)`:
+
+- a batch is at most `size` records, or what arrived within `within` seconds of its first record;
+- the handler gets the whole batch; offsets are committed only after it returned (it retries failures itself);
+- a rebalance waits for the batch in hand (its commit included) before giving partitions away;
+- stop (SIGTERM) finishes the batch in hand and commits, within `shutdown_seconds`; past that the batch is
+  abandoned uncommitted, to be redelivered (at-least-once; ClickHouse deduplicates by event_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from mode import Service
+
+from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[list[Any]], Awaitable[None]]
+
+
+class BatchProducer(Service):
+    """One idempotent producer (acks=all) per worker; sends are batched by the client (linger)."""
+
+    def __init__(self, kafka: KafkaSettings, *, client_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kafka, self._client_id = kafka, client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        # aiokafka clients bind to the running loop: created here, not in __init__.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._kafka.bootstrap_servers, client_id=self._client_id, acks="all",
+            enable_idempotence=True, linger_ms=self._kafka.producer_linger_ms,
+            max_batch_size=self._kafka.producer_batch_bytes,
+        )
+        await self._producer.start()
+
+    async def on_stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def send_all(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """(topic, key, value) messages; returns once the broker acknowledged every one (raises otherwise)."""
+        if self._producer is None:
+            raise RuntimeError("the producer is not started")
+        pending = [await self._producer.send(topic, value=value, key=key) for topic, key, value in messages]
+        if pending:
+            await asyncio.gather(*pending)
+
+
+class BatchConsumer(Service):
+    """One pipeline stage: its own consumer group on one topic, batches to `handle`, commit after."""
+
+    def __init__(self, kafka: KafkaSettings, *, name: str, topic: str, group_id: str, size: int, within: float,
+                 handle: BatchHandler, prepare: Callable[[], Awaitable[None]] | None = None,
+                 shutdown_seconds: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name, self.topic, self.group_id = name, topic, group_id
+        self._kafka = kafka
+        self._size, self._within, self._handle, self._prepare = size, within, handle, prepare
+        self._shutdown_seconds = shutdown_seconds
+        self._lock = asyncio.Lock()  # held while a batch is taken, handled and committed
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._committed: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def on_start(self) -> None:
+        if self._prepare is not None:  # e.g. load models before joining the group, so no partition waits on it
+            await self._prepare()
+        kafka = self._kafka
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers, group_id=self.group_id,
+            client_id=f"{self.group_id}-{os.getpid()}", enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=int(kafka.session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(min(3.0, kafka.session_timeout_seconds / 3) * 1000),
+            max_poll_records=self._size,
+        )
+        self._consumer.subscribe([self.topic], listener=_WaitForBatch(self))
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"batch-consumer-{self.name}")
+
+    async def on_stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=self._shutdown_seconds)
+            except TimeoutError:
+                log.warning("%s: batch not finished %.0fs after stop; left uncommitted for redelivery",
+                            self.name, self._shutdown_seconds)
+                self._task.cancel()
+            except Exception:  # noqa: BLE001, S110 - already logged by _run
+                pass
+        if self._consumer is not None:
+            await self._consumer.stop()  # leaves the group: the partitions move at once
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                async with self._lock:
+                    records = await self._take()
+                    if records:
+                        await self._handle(records)
+                        await self._commit(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The handler retries everything but bugs; a bug must not leave a live worker that consumes nothing.
+            log.exception("%s: stage crashed; stopping the worker", self.name)
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._consumer
+
+    async def _take(self) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        records: list[Any] = []
+        deadline: float | None = None
+        while len(records) < self._size and not self._stopping:
+            timeout = self._within if deadline is None else deadline - loop.time()
+            if timeout <= 0:
+                break
+            fetched = await self.consumer.getmany(timeout_ms=max(1, int(timeout * 1000)),
+                                                   max_records=self._size - len(records))
+            for batch in fetched.values():
+                records.extend(batch)
+            if not records:
+                break  # idle: give the lock back (a rebalance may be waiting for it), then wait again
+            if deadline is None:
+                deadline = loop.time() + self._within
+        return records
+
+    async def _commit(self, records: Sequence[Any]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        assigned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on (e.g. our session expired): the new owner redelivers; rows deduplicate.
+            log.warning("%s: commit of %d partitions refused (%s); they will be redelivered", self.name,
+                        len(offsets), exc)
+            return
+        self._committed.update(offsets)
+
+    async def lags(self) -> dict[tuple[str, int], int]:
+        """Per owned partition: end offset − committed offset (from the earliest offset if none)."""
+        lags: dict[tuple[str, int], int] = {}
+        if self._consumer is None:
+            return lags
+        assigned = sorted(self._consumer.assignment())
+        unknown = [tp for tp in assigned if tp not in self._committed]
+        earliest = await self._consumer.beginning_offsets(unknown) if unknown else {}
+        ends = await self._consumer.end_offsets(assigned) if assigned else {}
+        for tp in assigned:
+            start = self._committed.get(tp, earliest.get(tp))
+            if start is not None and tp in ends:
+                lags[(tp.topic, tp.partition)] = max(0, ends[tp] - start)
+        return lags
+
+
+class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, stage: BatchConsumer) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.stage._lock:  # the batch in hand is handled and committed before we let go
+            for tp in revoked:
+                self.stage._committed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("%s: assigned %s", self.stage.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
