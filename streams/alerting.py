@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,8 +93,9 @@ class AlertingState:
         """Fold (partition, event) pairs in; returns the alerts of the minutes this closed."""
         alerts: list[Alert] = []
         arrived = self.monotonic()
+        counts = _BatchCounts()
         for partition, event in events:
-            self.count(event)
+            counts.add(event, self.tracked)
             late_before = self.tracker.late_events
             alerts += self.tracker.observe(event, partition=partition, now=now)
             if self.tracker.late_events != late_before:
@@ -103,17 +105,9 @@ class AlertingState:
             seen = min(event.event.created_at, now)
             if self.last_event_time is None or seen > self.last_event_time:
                 self.last_event_time = seen
+        counts.publish(self.metrics)
         self.publish_gauges()
         return alerts
-
-    def count(self, event: EnrichedEvent) -> None:
-        m = self.metrics
-        m.events_by_source.labels(network=network_label(event.event.network.value),
-                                  language=language_label(event.language)).inc()
-        for topic in dict.fromkeys(event.topics):
-            if topic in self.tracked:
-                m.topic_mentions.labels(topic=topic, sentiment=event.sentiment.label.value).inc()
-                m.topic_sentiment_sum.labels(topic=topic).inc(event.sentiment.score + 1.0)
 
     def on_idle_check(self, now: datetime) -> list[Alert]:
         """Drop idle partitions from the watermark; with all idle, let the wall clock advance it."""
@@ -151,6 +145,31 @@ class Alerting:
     async def observe(self, stored: Sequence[tuple[int, EnrichedEvent]]) -> None:
         self.state.metrics.events_in.labels(agent="alerting").inc(len(stored))
         await self.emit(self.state.observe(stored, self.clock()))
+
+
+class _BatchCounts:
+    """Per-source and per-topic counters summed over a batch: one `labels()` lookup per series, not per event
+    (per event they cost ~10 µs on the event loop)."""
+
+    def __init__(self) -> None:
+        self.by_source: Counter[tuple[str, str]] = Counter()
+        self.mentions: Counter[tuple[str, str]] = Counter()
+        self.sentiment_sum: dict[str, float] = defaultdict(float)
+
+    def add(self, event: EnrichedEvent, tracked: frozenset[str]) -> None:
+        self.by_source[(event.event.network.value, event.language)] += 1
+        for topic in dict.fromkeys(event.topics):
+            if topic in tracked:
+                self.mentions[(topic, event.sentiment.label.value)] += 1
+                self.sentiment_sum[topic] += event.sentiment.score + 1.0
+
+    def publish(self, m: Metrics) -> None:
+        for (network, language), n in self.by_source.items():
+            m.events_by_source.labels(network=network_label(network), language=language_label(language)).inc(n)
+        for (topic, sentiment), n in self.mentions.items():
+            m.topic_mentions.labels(topic=topic, sentiment=sentiment).inc(n)
+        for topic, total in self.sentiment_sum.items():
+            m.topic_sentiment_sum.labels(topic=topic).inc(total)
 
 
 def install_alerting(

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
+from streams.partitioner import default_partitioner
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class BatchProducer(Service):
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._kafka.bootstrap_servers, client_id=self._client_id, acks="all",
             enable_idempotence=True, linger_ms=self._kafka.producer_linger_ms,
-            max_batch_size=self._kafka.producer_batch_bytes,
+            max_batch_size=self._kafka.producer_batch_bytes, partitioner=default_partitioner,
         )
         await self._producer.start()
 

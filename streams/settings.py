@@ -58,7 +58,8 @@ class NlpSettings(_Section):
     languages: tuple[str, ...] = ("en", "es")
     topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
     batch_size: int = Field(default=256, ge=1)
-    batch_seconds: float = Field(default=0.5, gt=0)
+    # Latency: an event waits up to this long for its batch to fill, then again up to the sink's insert window.
+    batch_seconds: float = Field(default=0.2, gt=0)
     max_text_chars: int = Field(default=10_000, ge=1)
 
 

@@ -1,0 +1,28 @@
+"""Our murmur2 partitioner must put every key where Kafka's default partitioner (aiokafka's copy) puts it."""
+
+from __future__ import annotations
+
+import random
+
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+
+from streams.partitioner import default_partitioner, murmur2
+
+
+def test_partitioner_murmur2_equals_kafkas_on_random_keys_of_every_length_class():
+    rng = random.Random(5)
+    keys = [rng.randbytes(rng.randint(0, 90)) for _ in range(5_000)]
+    keys += [b"", b"a", b"ab", b"abc", b"abcd", b"bluesky:at://did:plc:1/app.bsky.feed.post/3l"]
+    for key in keys:
+        assert murmur2(key) == aiokafka_murmur2(key) & 0xFFFFFFFF, key
+
+
+def test_partitioner_chooses_the_same_partition_as_the_default_and_spreads_unkeyed_messages():
+    rng = random.Random(6)
+    partitions = list(range(12))
+    for _ in range(2_000):
+        key = f"x:{rng.getrandbits(64)}".encode()
+        assert default_partitioner(key, partitions, partitions) == DefaultPartitioner()(key, partitions, partitions)
+    assert default_partitioner(None, partitions, [3]) == 3
+    assert {default_partitioner(None, partitions, []) for _ in range(500)} == set(partitions)
