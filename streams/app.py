@@ -29,7 +29,7 @@ from streams import codec
 from streams.alerting import install_alerting
 from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
-from streams.kafka_io import BatchConsumer, BatchProducer
+from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
 from streams.settings import Settings, consumer_groups
 from streams.steps import (
@@ -133,13 +133,29 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         if settings.worker.enrich and models[0] is None:
             models[0] = await asyncio.to_thread(wiring.models_loader)
 
-    async def enrich(records: list[Any]) -> None:
+    async def enrich(records: list[Any]) -> Durable:
+        """Enrich and hand the results to the producer; the returned awaitable completes once the broker has
+        acknowledged all of them (re-sending on failure), and only then are the offsets committed."""
+        messages: list[tuple[str, bytes, bytes]] = []
+        pending: list[asyncio.Future[Any]] = []
+
         async def step() -> None:
             out = await asyncio.to_thread(enrich_records, records, models=models[0], limits=limits,
                                           now=wiring.clock(), metrics=metrics)
-            await send_all(out)
+            messages[:] = [(topic_of[m.destination], m.key, m.value) for m in out]
+            pending[:] = await producer.enqueue(messages)
 
         await retry_in_place("enrich", step)
+
+        async def delivered() -> None:
+            try:
+                await acknowledged(pending)
+            except Exception:  # noqa: BLE001 - retried below, the batch stays uncommitted meanwhile
+                log.warning("enrich: %d messages not acknowledged; sending the batch again", len(messages),
+                            exc_info=True)
+                await retry_in_place("enrich", lambda: producer.send_all(messages))
+
+        return delivered()
 
     alerting = install_alerting(app, settings, wiring, send=producer.send_all)  # spikes -> social.alerts.v1
     events_writer = wiring.writer_factory()

@@ -8,8 +8,11 @@ per-event budget of the pipeline (bench/RESULTS.md, issue 5). The contract is th
 `take(N, within=T)`:
 
 - a batch is at most `size` records, or what arrived within `within` seconds of its first record;
-- the handler gets the whole batch; offsets are committed only after it returned (it retries failures itself);
-- a rebalance waits for the batch in hand (its commit included) before giving partitions away;
+- the handler gets the whole batch and retries failures itself. It may return a `Durable` — an awaitable that
+  completes once the batch's output is safe (e.g. the broker acknowledged what it produced): the next batch is
+  then processed while that one settles, and its offsets are committed after it completed, in order. At most
+  one batch is in flight, so the NLP thread does not sit idle through acks and commit round trips;
+- a rebalance waits for the batch in hand and the one in flight (commits included) before giving partitions away;
 - stop (SIGTERM) finishes the batch in hand and commits, within `shutdown_seconds`; past that the batch is
   abandoned uncommitted, to be redelivered (at-least-once; ClickHouse deduplicates by event_id).
 """
@@ -32,7 +35,8 @@ from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[list[Any]], Awaitable[None]]
+Durable = Awaitable[None]
+BatchHandler = Callable[[list[Any]], Awaitable[Durable | None]]
 
 
 class BatchProducer(Service):
@@ -56,13 +60,23 @@ class BatchProducer(Service):
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send_all(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
-        """(topic, key, value) messages; returns once the broker acknowledged every one (raises otherwise)."""
+    async def enqueue(self, messages: Sequence[tuple[str, bytes, bytes]]) -> list[asyncio.Future[Any]]:
+        """Hand (topic, key, value) messages to the client; each future resolves when the broker acknowledged it."""
         if self._producer is None:
             raise RuntimeError("the producer is not started")
-        pending = [await self._producer.send(topic, value=value, key=key) for topic, key, value in messages]
-        if pending:
-            await asyncio.gather(*pending)
+        return [await self._producer.send(topic, value=value, key=key) for topic, key, value in messages]
+
+    async def send_all(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Returns once the broker acknowledged every message (raises otherwise)."""
+        await acknowledged(await self.enqueue(messages))
+
+
+async def acknowledged(pending: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait for every send; raise the first failure only after all are done (no result is left unretrieved)."""
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 class BatchConsumer(Service):
@@ -80,6 +94,7 @@ class BatchConsumer(Service):
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._committed: dict[TopicPartition, int] = {}
+        self._in_flight: tuple[list[Any], Durable | None] | None = None  # handled, output not yet confirmed
         self._consumer: AIOKafkaConsumer | None = None
 
     async def on_start(self) -> None:
@@ -116,9 +131,16 @@ class BatchConsumer(Service):
             while not self._stopping:
                 async with self._lock:
                     records = await self._take()
-                    if records:
-                        await self._handle(records)
-                        await self._commit(records)
+                    if not records:
+                        await self._settle()  # idle: nothing to overlap with
+                        continue
+                    durable = await self._handle(records)
+                    await self._settle()  # the previous batch first: commits stay in offset order
+                    self._in_flight = (records, durable)
+                    if durable is None:
+                        await self._settle()
+            async with self._lock:
+                await self._settle()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -150,6 +172,16 @@ class BatchConsumer(Service):
             if deadline is None:
                 deadline = loop.time() + self._within
         return records
+
+    async def _settle(self) -> None:
+        """Wait until the batch in flight is safe, then commit its offsets."""
+        if self._in_flight is None:
+            return
+        records, durable = self._in_flight
+        if durable is not None:
+            await durable
+        self._in_flight = None
+        await self._commit(records)
 
     async def _commit(self, records: Sequence[Any]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -189,6 +221,7 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.stage._lock:  # the batch in hand is handled and committed before we let go
+            await self.stage._settle()
             for tp in revoked:
                 self.stage._committed.pop(tp, None)
 

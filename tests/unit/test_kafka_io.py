@@ -1,0 +1,166 @@
+"""BatchConsumer's commit discipline with a scripted consumer: batches, overlap, order, idle, stop, rebalance."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import namedtuple
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from streams.kafka_io import BatchConsumer, _WaitForBatch
+from streams.settings import KafkaSettings
+
+Rec = namedtuple("Rec", "topic partition offset key value")
+TP0, TP1 = TopicPartition("raw", 0), TopicPartition("raw", 1)
+
+
+class ScriptedConsumer:
+    """getmany() hands out the scripted fetches one by one, then nothing; commits are recorded."""
+
+    def __init__(self, fetches: list[dict[TopicPartition, list[Rec]]]) -> None:
+        self.fetches = list(fetches)
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.assigned = {TP0, TP1}
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Rec]]:
+        if self.fetches:
+            return self.fetches.pop(0)
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+
+def recs(tp: TopicPartition, start: int, n: int) -> list[Rec]:
+    return [Rec(tp.topic, tp.partition, o, None, b"x") for o in range(start, start + n)]
+
+
+def stage(consumer: ScriptedConsumer, handle: Any, *, size: int = 4, within: float = 0.05) -> BatchConsumer:
+    s = BatchConsumer(KafkaSettings(), name="t", topic="raw", group_id="g", size=size, within=within, handle=handle)
+    s._consumer = consumer  # type: ignore[assignment]
+    return s
+
+
+async def run_until(s: BatchConsumer, done: Any, timeout: float = 5.0) -> None:
+    task = asyncio.create_task(s._run())
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not done() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    s._stopping = True
+    await asyncio.wait_for(task, timeout)
+
+
+def test_kafka_io_batches_hold_at_most_size_records_and_commit_next_offsets_per_partition():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 3), TP1: recs(TP1, 10, 3)}])
+    seen: list[list[int]] = []
+
+    async def handle(batch: list[Rec]) -> None:
+        seen.append([r.offset for r in batch])
+
+    asyncio.run(run_until(stage(consumer, handle, size=6), lambda: consumer.commits))
+    assert seen == [[0, 1, 2, 10, 11, 12]]
+    assert consumer.commits == [{TP0: 3, TP1: 13}]
+
+
+def test_kafka_io_next_batch_is_handled_while_the_previous_settles_and_commits_stay_in_order():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 4)}, {TP0: recs(TP0, 4, 4)}])
+    events: list[str] = []
+    gates: list[asyncio.Event] = []
+
+    async def handle(batch: list[Rec]) -> Any:
+        first = batch[0].offset
+        events.append(f"handled {first}")
+        g = asyncio.Event()
+        gates.append(g)
+
+        async def durable() -> None:
+            await g.wait()
+            events.append(f"durable {first}")
+
+        return durable()
+
+    async def scenario() -> None:
+        s = stage(consumer, handle)
+        task = asyncio.create_task(s._run())
+        while len(events) < 2:
+            await asyncio.sleep(0.01)
+        # batch 4 was handled although batch 0 is not durable yet, and nothing is committed
+        assert events == ["handled 0", "handled 4"] and consumer.commits == []
+        gates[0].set()
+        await asyncio.sleep(0.05)
+        assert consumer.commits == [{TP0: 4}]  # batch 0 committed once durable; batch 4 still in flight
+        gates[1].set()
+        await asyncio.sleep(0.1)  # idle: the in-flight batch settles without waiting for more records
+        assert consumer.commits == [{TP0: 4}, {TP0: 8}]
+        s._stopping = True
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert events == ["handled 0", "handled 4", "durable 0", "durable 4"]
+
+
+def test_kafka_io_a_rebalance_waits_for_the_batch_in_flight_and_its_commit():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2), TP1: recs(TP1, 0, 2)}])
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def handle(batch: list[Rec]) -> Any:
+            async def durable() -> None:
+                await gate.wait()
+
+            return durable()
+
+        s = stage(consumer, handle, within=0.2)
+        task = asyncio.create_task(s._run())
+        await asyncio.sleep(0.05)
+        revoke = asyncio.create_task(_WaitForBatch(s).on_partitions_revoked({TP0, TP1}))
+        await asyncio.sleep(0.05)
+        assert not revoke.done() and consumer.commits == []  # the rebalance waits for the batch in flight
+        gate.set()
+        await asyncio.wait_for(revoke, 5)
+        assert consumer.commits == [{TP0: 2, TP1: 2}]
+        s._stopping = True
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(scenario())
+
+
+def test_kafka_io_stop_waits_for_the_batch_in_flight_then_commits_it():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 4)}])
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def handle(batch: list[Rec]) -> Any:
+            async def durable() -> None:
+                await gate.wait()
+
+            return durable()
+
+        s = stage(consumer, handle)
+        task = asyncio.create_task(s._run())
+        await asyncio.sleep(0.05)
+        s._stopping = True  # what on_stop does first (SIGTERM)
+        await asyncio.sleep(0.1)
+        assert not task.done() and consumer.commits == []
+        gate.set()
+        await asyncio.wait_for(task, 5)
+        assert consumer.commits == [{TP0: 4}]
+
+    asyncio.run(scenario())
+
+
+def test_kafka_io_offsets_of_partitions_no_longer_owned_are_not_committed():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2), TP1: recs(TP1, 0, 2)}])
+
+    async def handle(batch: list[Rec]) -> None:
+        consumer.assigned = {TP1}  # TP0 moved to another worker meanwhile (e.g. our session expired)
+
+    asyncio.run(run_until(stage(consumer, handle), lambda: consumer.commits))
+    assert consumer.commits == [{TP1: 2}]
