@@ -494,7 +494,7 @@ def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
             sink_in = [Record("enriched", i % 4, i, corpus.keys[i], v) for i, v in enumerate(values)]
 
             class _Writer:
-                async def insert(self, table: str, columns: Any, rows: Any) -> list[Any]:
+                async def insert(self, table: str, columns: Any, rows: Any, **_: Any) -> list[Any]:
                     return []
 
             timed("sink_records total without the insert (the sink agent's step)", lambda: asyncio.run(

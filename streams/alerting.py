@@ -206,7 +206,10 @@ def install_alerting(
             while True:
                 try:
                     await send([(kafka.alerts_topic, a.alert_id.encode(), codec.encode_model(a)) for a in alerts])
-                    rejected = await writer_box[0].insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts])
+                    # a re-raised alert (same id, later detected_at) is another block: it must replace the row
+                    token = ",".join(f"{a.alert_id}@{a.detected_at.isoformat()}" for a in alerts)
+                    rejected = await writer_box[0].insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts],
+                                                          dedup_token=token)
                     for bad in rejected:
                         log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
                     break

@@ -7,6 +7,7 @@ Data errors come back as dead letters; only infrastructure failures raise.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -56,6 +57,21 @@ class Outgoing:
     destination: Destination
     key: bytes
     value: bytes
+
+
+def batch_token(records: Sequence[KafkaRecord]) -> str:
+    """Names a batch by what it holds — its offset range per partition and a digest of its keys — for insert
+    deduplication: the same records give the same token (a retried INSERT), and a recreated topic that reuses
+    offsets for other events does not."""
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    digest = hashlib.blake2b(digest_size=12)
+    for r in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+        lo, hi = ranges.get((r.topic, r.partition), (r.offset, r.offset))
+        ranges[(r.topic, r.partition)] = (min(lo, r.offset), max(hi, r.offset))
+        digest.update(r.key or b"\0")
+        digest.update(r.offset.to_bytes(8, "little"))
+    spans = ",".join(f"{t}/{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(ranges.items()))
+    return f"{spans}|{digest.hexdigest()}"
 
 
 def dead_letter_out(letter: DeadLetter, metrics: Metrics) -> Outgoing:
@@ -133,7 +149,7 @@ async def sink_records(
     # Decoding 10k events takes ~0.1-1 s of CPU: off the event loop, so heartbeats and other stages go on.
     rows, row_records, events, out = await asyncio.to_thread(_event_rows, records, now, metrics)
     started = time.perf_counter()
-    rejected = await writer.insert(table, EVENT_COLUMNS, rows)
+    rejected = await writer.insert(table, EVENT_COLUMNS, rows, dedup_token=batch_token(row_records))
     metrics.insert_seconds.labels(table="events").observe(time.perf_counter() - started)
     metrics.batch_size.labels(agent="clickhouse_sink").observe(len(rows))
     metrics.rows_inserted.labels(table="events").inc(len(rows) - len(rejected))
@@ -177,7 +193,7 @@ async def sink_dead_letter_records(
             rows.append(dead_letter_row(codec.decode_dead_letter(record.value)))
         except Exception:  # noqa: BLE001 - not ours; it stays in the topic
             log.error("unreadable dead letter on %s[%s]@%s", record.topic, record.partition, record.offset)
-    rejected = await writer.insert(table, DEAD_LETTER_COLUMNS, rows)
+    rejected = await writer.insert(table, DEAD_LETTER_COLUMNS, rows, dedup_token=batch_token(records))
     for bad in rejected:
         log.error("dead letter %s refused by ClickHouse: %s", rows[bad.index][0], bad.message)
     metrics.rows_inserted.labels(table="dead_letters").inc(len(rows) - len(rejected))

@@ -3,7 +3,8 @@
 The writer is a small protocol so agents can be tested with the in-memory implementation. Retriable
 failures (server down, timeouts, overload) are retried in place with bounded exponential backoff — the
 caller is blocked, which is the back-pressure. Anything else is a poison batch: it is bisected down to
-the rows the server rejects, which come back to the caller to dead-letter.
+the rows the server rejects, which come back to the caller to dead-letter. Where the server supports it,
+each block carries an insert_deduplication_token so a retry of an INSERT that may have landed is stored once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
+
+from streams.clickhouse.client import server_version
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ RETRIABLE_CODES = frozenset({
 })
 
 
+# insert_deduplication_token (and the non-replicated deduplication window of migration 0010) exist from here on.
+DEDUP_TOKEN_SINCE = (22, 2)
+
+
 def is_retriable(exc: BaseException) -> bool:
     if isinstance(exc, (ch_errors.NetworkError, ch_errors.SocketTimeoutError, socket.timeout,
                         ConnectionError, EOFError, TimeoutError)):
@@ -52,19 +59,30 @@ class RejectedRow:
 
 
 class RowWriter(Protocol):
-    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[RejectedRow]:
-        """Insert all rows or return the ones the server rejected. Retries retriable errors itself."""
+    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *,
+                     dedup_token: str | None = None) -> list[RejectedRow]:
+        """Insert all rows or return the ones the server rejected. Retries retriable errors itself.
+
+        `dedup_token` names the block: where the server supports it, a block inserted again under the same
+        token is stored once (a retry after an ambiguous failure). It must be derived from the data."""
         ...
 
 
 @dataclass
 class InMemoryWriter:
-    """For agent tests: records inserts; rows for which `reject(row)` returns a message are refused."""
+    """For stage tests: records inserts; rows for which `reject(row)` returns a message are refused; a token
+    seen before for the table makes the insert a no-op, as on a server with insert deduplication."""
 
     tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     reject: Callable[[tuple[Any, ...]], str | None] = lambda row: None
+    tokens: dict[str, list[str]] = field(default_factory=dict)
 
-    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[RejectedRow]:
+    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *,
+                     dedup_token: str | None = None) -> list[RejectedRow]:
+        if dedup_token is not None:
+            if dedup_token in self.tokens.get(table, []):
+                return []
+            self.tokens.setdefault(table, []).append(dedup_token)
         rejected = [RejectedRow(i, msg) for i, row in enumerate(rows) if (msg := self.reject(row))]
         bad = {r.index for r in rejected}
         self.tables.setdefault(table, []).extend(row for i, row in enumerate(rows) if i not in bad)
@@ -84,33 +102,38 @@ class ClickHouseWriter:
     ) -> None:
         self._client_factory = client_factory
         self._client: Client | None = None
+        self._tokens_supported = False
         self._max_backoff = max_backoff_seconds
         self._on_retry = on_retry
         self._sleep = sleep
 
-    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[RejectedRow]:
+    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *,
+                     dedup_token: str | None = None) -> list[RejectedRow]:
         if not rows:
             return []
         sql = f"INSERT INTO {table} ({', '.join(f'`{c}`' for c in columns)}) VALUES"
-        return await self._insert_bisecting(sql, list(rows), 0)
+        return await self._insert_bisecting(sql, list(rows), 0, dedup_token, whole=True)
 
-    async def _insert_bisecting(self, sql: str, rows: list[tuple[Any, ...]], base: int) -> list[RejectedRow]:
+    async def _insert_bisecting(self, sql: str, rows: list[tuple[Any, ...]], base: int, token: str | None, *,
+                                whole: bool = False) -> list[RejectedRow]:
+        # a part of the batch is another block: its own token, as deterministic as the whole batch's
+        block_token = token if whole or token is None else f"{token}#{base}+{len(rows)}"
         try:
-            await self._insert_retrying(sql, rows)
+            await self._insert_retrying(sql, rows, block_token)
             return []
         except Exception as exc:  # non-retriable: the data itself is refused
             if len(rows) == 1:
                 return [RejectedRow(base, f"{type(exc).__name__}: {exc}"[:2000])]
             mid = len(rows) // 2
-            left = await self._insert_bisecting(sql, rows[:mid], base)
-            right = await self._insert_bisecting(sql, rows[mid:], base + mid)
+            left = await self._insert_bisecting(sql, rows[:mid], base, token)
+            right = await self._insert_bisecting(sql, rows[mid:], base + mid, token)
             return left + right
 
-    async def _insert_retrying(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    async def _insert_retrying(self, sql: str, rows: list[tuple[Any, ...]], token: str | None) -> None:
         attempt = 0
         while True:
             try:
-                await asyncio.to_thread(self._execute, sql, rows)
+                await asyncio.to_thread(self._execute, sql, rows, token)
                 return
             except Exception as exc:
                 if not is_retriable(exc):
@@ -123,10 +146,14 @@ class ClickHouseWriter:
                 log.warning("ClickHouse insert failed (%s), retry %d in %.1fs", exc, attempt, delay)
                 await self._sleep(delay)
 
-    def _execute(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _execute(self, sql: str, rows: list[tuple[Any, ...]], token: str | None) -> None:
         if self._client is None:
             self._client = self._client_factory()
-        self._client.execute(sql, rows, types_check=True)
+            self._tokens_supported = server_version(self._client)[:2] >= DEDUP_TOKEN_SINCE
+        settings = None
+        if token and self._tokens_supported:  # the materialized views' tables skip a deduplicated block too
+            settings = {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
+        self._client.execute(sql, rows, types_check=True, settings=settings)
 
     def _drop_connection(self) -> None:
         if self._client is not None:

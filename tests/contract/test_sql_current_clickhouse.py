@@ -169,3 +169,26 @@ def test_contract_top_posts_are_distinct_and_ordered(ch):
 def test_contract_documented_bi_sql_runs(ch, path):
     rows = ch.rows(path.read_text())
     assert isinstance(rows, list)
+
+
+def test_contract_insert_deduplication_token_stores_a_retried_block_once(ch):
+    """Migration 0010 on a current server: the sink's retried INSERT (same token) lands once, its rollups too;
+    another token with the same rows is another block (ReplacingMergeTree still collapses it in FINAL)."""
+    def insert(token: str) -> None:
+        ch.execute(f"INSERT INTO {DB}.events (event_id, network, kind, native_id, author_id, text, created_at, "
+                   f"ingested_at, hashtags, enricher_version, enriched_at) "
+                   f"SETTINGS insert_deduplication_token = '{token}', "
+                   f"deduplicate_blocks_in_dependent_materialized_views = 1 VALUES "
+                   f"('x:dedup-1', 'x', 'post', 'dedup-1', 'a', 't', now(), now(), ['dedupcheck'], 'v', now()), "
+                   f"('x:dedup-2', 'x', 'post', 'dedup-2', 'a', 't', now(), now(), ['dedupcheck'], 'v', now())")
+
+    def stored() -> tuple[int, int]:
+        (rows,), = ch.rows(f"SELECT count() FROM {DB}.events WHERE event_id LIKE 'x:dedup-%'")
+        (tags,), = ch.rows(f"SELECT count() FROM {DB}.event_hashtags WHERE tag = 'dedupcheck'")
+        return rows, tags
+
+    insert("social.enriched.v1/0:7-8|abc")
+    insert("social.enriched.v1/0:7-8|abc")  # the retry
+    assert stored() == (2, 2)
+    insert("social.enriched.v1/0:9-10|def")
+    assert stored() == (4, 4)
