@@ -240,9 +240,11 @@ class BenchPipeline:
             admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers,
                                      client_id="sp-bench-admin")
             try:
-                enrich_group = consumer_groups(self.settings)[self.settings.kafka.raw_topic]
-                group = admin.describe_groups([enrich_group])[enrich_group]
-                return len(group["members"])
+                # the fewest members over the pipeline's groups (each worker joins them one after the other)
+                groups = sorted(set(consumer_groups(self.settings).values()))
+                described = admin.describe_groups(groups)
+                return min(len(described[g]["members"]) if described[g]["group_state"] == "Stable" else 0
+                           for g in groups)
             finally:
                 admin.close()
         except Exception:  # noqa: BLE001 - informative only

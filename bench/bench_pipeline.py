@@ -136,9 +136,9 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
             for _ in range(workers):
                 pipe.start_worker(enrich=enrich, command=command)
             pipe.wait_rows(prewarm, timeout=timeout)
-            # every worker loads its models before joining the enrich group: wait until all have joined, or a
-            # late joiner's rebalance would fall inside the measured window
-            deadline = time.monotonic() + 120
+            # every worker loads its models before joining the stage groups: wait until all have joined, or a
+            # late joiner's rebalance would fall inside the measured window (not for other commands: naive agent)
+            deadline = time.monotonic() + (120 if command is None else 0)
             while (pipe.group_members() or 0) < workers and time.monotonic() < deadline:
                 time.sleep(0.5)
             time.sleep(1.0)  # let the last warm-up batch finish (acks, commit) before the clock starts

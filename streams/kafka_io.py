@@ -13,6 +13,7 @@ per-event budget of the pipeline (bench/RESULTS.md, issue 5). The contract is th
   then processed while that one settles, and its offsets are committed after it completed, in order. At most
   one batch is in flight, so the NLP thread does not sit idle through acks and commit round trips;
 - a rebalance waits for the batch in hand and the one in flight (commits included) before giving partitions away;
+  records fetched but not yet handled when it starts are dropped and fetched again from the committed offsets;
 - stop (SIGTERM) finishes the batch in hand and commits, within `shutdown_seconds`; past that the batch is
   abandoned uncommitted, to be redelivered (at-least-once; ClickHouse deduplicates by event_id).
 """
@@ -90,7 +91,10 @@ class BatchConsumer(Service):
         self._kafka = kafka
         self._size, self._within, self._handle, self._prepare = size, within, handle, prepare
         self._shutdown_seconds = shutdown_seconds
-        self._lock = asyncio.Lock()  # held while a batch is taken, handled and committed
+        # Held while a batch is handled and while one settles and commits — never while fetching: aiokafka's
+        # getmany() waits for the new assignment during a rebalance, and the rebalance waits for this lock.
+        self._lock = asyncio.Lock()
+        self._generation = 0  # +1 per revocation: a batch taken across one is dropped (it gets redelivered)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._committed: dict[TopicPartition, int] = {}
@@ -129,8 +133,10 @@ class BatchConsumer(Service):
     async def _run(self) -> None:
         try:
             while not self._stopping:
+                records, generation = await self._take()
                 async with self._lock:
-                    records = await self._take()
+                    if generation != self._generation:
+                        records = []  # revoked since they were fetched: the new assignment re-fetches them
                     if not records:
                         await self._settle()  # idle: nothing to overlap with
                         continue
@@ -155,9 +161,11 @@ class BatchConsumer(Service):
             raise RuntimeError(f"{self.name} is not started")
         return self._consumer
 
-    async def _take(self) -> list[Any]:
+    async def _take(self) -> tuple[list[Any], int]:
+        """Up to `size` records within `within` s of the first; and the generation they were fetched in."""
         loop = asyncio.get_running_loop()
         records: list[Any] = []
+        generation = self._generation
         deadline: float | None = None
         while len(records) < self._size and not self._stopping:
             timeout = self._within if deadline is None else deadline - loop.time()
@@ -165,13 +173,17 @@ class BatchConsumer(Service):
                 break
             fetched = await self.consumer.getmany(timeout_ms=max(1, int(timeout * 1000)),
                                                    max_records=self._size - len(records))
+            if generation != self._generation:
+                # A revocation ran while we waited: what came before is stale (each new assignment starts again
+                # from the committed offsets); what this call returned belongs to the new assignment.
+                records, generation = [], self._generation
             for batch in fetched.values():
                 records.extend(batch)
             if not records:
                 break  # idle: give the lock back (a rebalance may be waiting for it), then wait again
             if deadline is None:
                 deadline = loop.time() + self._within
-        return records
+        return records, generation
 
     async def _settle(self) -> None:
         """Wait until the batch in flight is safe, then commit its offsets."""
@@ -222,8 +234,10 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.stage._lock:  # the batch in hand is handled and committed before we let go
             await self.stage._settle()
+            self.stage._generation += 1
             for tp in revoked:
                 self.stage._committed.pop(tp, None)
+        log.info("%s: partitions revoked after the batch in hand was committed", self.stage.name)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("%s: assigned %s", self.stage.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))

@@ -164,3 +164,77 @@ def test_kafka_io_offsets_of_partitions_no_longer_owned_are_not_committed():
 
     asyncio.run(run_until(stage(consumer, handle), lambda: consumer.commits))
     assert consumer.commits == [{TP1: 2}]
+
+
+class RebalancingConsumer(ScriptedConsumer):
+    """Like aiokafka: once a rebalance starts, getmany() waits for the new assignment, which the coordinator
+    makes only after `on_partitions_revoked` returned."""
+
+    def __init__(self, fetches: list[dict[TopicPartition, list[Rec]]]) -> None:
+        super().__init__(fetches)
+        self.reassigning = False
+        self.assigned_event = asyncio.Event()
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Rec]]:
+        if self.reassigning:
+            await self.assigned_event.wait()
+        return await super().getmany(timeout_ms=timeout_ms, max_records=max_records)
+
+
+def test_kafka_io_a_rebalance_does_not_wait_on_a_fetch_that_waits_on_the_rebalance():
+    consumer = RebalancingConsumer([{TP0: recs(TP0, 0, 4)}])
+    handled: list[int] = []
+
+    async def handle(batch: list[Rec]) -> None:
+        handled.extend(r.offset for r in batch)
+
+    async def scenario() -> None:
+        s = stage(consumer, handle, within=0.2)
+        task = asyncio.create_task(s._run())
+        while not consumer.commits:
+            await asyncio.sleep(0.01)
+        consumer.reassigning = True  # the stage is (or soon is) inside getmany(), waiting for the assignment
+        await asyncio.sleep(0.3)
+        await asyncio.wait_for(_WaitForBatch(s).on_partitions_revoked({TP0, TP1}), 2)  # no deadlock
+        consumer.fetches.append({TP0: recs(TP0, 4, 2)})
+        consumer.reassigning = False
+        consumer.assigned_event.set()
+        while len(consumer.commits) < 2:
+            await asyncio.sleep(0.01)
+        s._stopping = True
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert handled == [0, 1, 2, 3, 4, 5]
+    assert consumer.commits == [{TP0: 4}, {TP0: 6}]
+
+
+def test_kafka_io_records_fetched_before_a_revocation_are_dropped_not_handled():
+    consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2)}])
+    handled: list[list[int]] = []
+
+    async def handle(batch: list[Rec]) -> None:
+        handled.append([r.offset for r in batch])
+
+    async def scenario() -> None:
+        s = stage(consumer, handle, size=10, within=0.3)
+        listener = _WaitForBatch(s)
+        original = consumer.getmany
+
+        async def revoking_getmany(*, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Rec]]:
+            if consumer.fetches or handled or s._generation:
+                return await original(timeout_ms=timeout_ms, max_records=max_records)
+            # second call of the first batch: a rebalance runs; the new assignment re-fetches from offset 0
+            await listener.on_partitions_revoked({TP0, TP1})
+            return {TP0: recs(TP0, 0, 3)}
+
+        consumer.getmany = revoking_getmany  # type: ignore[method-assign]
+        task = asyncio.create_task(s._run())
+        while not consumer.commits:
+            await asyncio.sleep(0.01)
+        s._stopping = True
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert handled == [[0, 1, 2]]  # offsets 0-1 from before the revocation were not handled twice in one batch
+    assert consumer.commits == [{TP0: 3}]
