@@ -46,6 +46,17 @@ def stage(consumer: ScriptedConsumer, handle: Any, *, size: int = 4, within: flo
     return s
 
 
+def durable_when(gate: asyncio.Event) -> Any:
+    """A handler whose batches become durable (acknowledged) once `gate` is set."""
+    async def handle(batch: list[Rec]) -> Any:
+        async def durable() -> None:
+            await gate.wait()
+
+        return durable()
+
+    return handle
+
+
 async def run_until(s: BatchConsumer, done: Any, timeout: float = 5.0) -> None:
     task = asyncio.create_task(s._run())
     deadline = asyncio.get_running_loop().time() + timeout
@@ -109,13 +120,7 @@ def test_kafka_io_a_rebalance_waits_for_the_batch_in_flight_and_its_commit():
 
     async def scenario() -> None:
         gate = asyncio.Event()
-
-        async def handle(batch: list[Rec]) -> Any:
-            async def durable() -> None:
-                await gate.wait()
-
-            return durable()
-
+        handle = durable_when(gate)
         s = stage(consumer, handle, within=0.2)
         task = asyncio.create_task(s._run())
         await asyncio.sleep(0.05)
@@ -136,13 +141,7 @@ def test_kafka_io_stop_waits_for_the_batch_in_flight_then_commits_it():
 
     async def scenario() -> None:
         gate = asyncio.Event()
-
-        async def handle(batch: list[Rec]) -> Any:
-            async def durable() -> None:
-                await gate.wait()
-
-            return durable()
-
+        handle = durable_when(gate)
         s = stage(consumer, handle)
         task = asyncio.create_task(s._run())
         await asyncio.sleep(0.05)
