@@ -180,7 +180,7 @@ class BatchConsumer(Service):
             for batch in fetched.values():
                 records.extend(batch)
             if not records:
-                break  # idle: give the lock back (a rebalance may be waiting for it), then wait again
+                break  # idle: back to the loop, which settles the batch in flight instead of letting it wait
             if deadline is None:
                 deadline = loop.time() + self._within
         return records, generation
