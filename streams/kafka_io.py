@@ -7,7 +7,8 @@ ack (bench/bench_consume.py), against 3.5 µs for aiokafka's `getmany`. That alo
 per-event budget of the pipeline (bench/RESULTS.md, issue 5). The contract is the same as a Faust agent with
 `take(N, within=T)`:
 
-- a batch is at most `size` records, or what arrived within `within` seconds of its first record;
+- a batch is at most `size` records, or what arrived until its oldest record has been in Kafka `within` seconds
+  (by the record's timestamp: time spent waiting while the previous batch was handled counts);
 - the handler gets the whole batch and retries failures itself. It may return a `Durable` — an awaitable that
   completes once the batch's output is safe (e.g. the broker acknowledged what it produced): the next batch is
   then processed while that one settles, and its offsets are committed after it completed, in order. At most
@@ -24,6 +25,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -162,16 +164,17 @@ class BatchConsumer(Service):
         return self._consumer
 
     async def _take(self) -> tuple[list[Any], int]:
-        """Up to `size` records within `within` s of the first; and the generation they were fetched in."""
+        """Up to `size` records, until the oldest has been in Kafka `within` s; and the generation they were
+        fetched in."""
         loop = asyncio.get_running_loop()
         records: list[Any] = []
         generation = self._generation
         deadline: float | None = None
         while len(records) < self._size and not self._stopping:
-            timeout = self._within if deadline is None else deadline - loop.time()
-            if timeout <= 0:
-                break
-            fetched = await self.consumer.getmany(timeout_ms=max(1, int(timeout * 1000)),
+            remaining = self._within if deadline is None else deadline - loop.time()
+            # past the window, still take what is already fetched (timeout 0), up to `size`: a stage that is
+            # behind keeps large batches
+            fetched = await self.consumer.getmany(timeout_ms=max(0, int(remaining * 1000)),
                                                    max_records=self._size - len(records))
             if generation != self._generation:
                 # A revocation ran while we waited: what came before is stale (each new assignment starts again
@@ -182,7 +185,9 @@ class BatchConsumer(Service):
             if not records:
                 break  # idle: back to the loop, which settles the batch in flight instead of letting it wait
             if deadline is None:
-                deadline = loop.time() + self._within
+                deadline = loop.time() + self._within - _waited(records)
+            elif not fetched and remaining <= 0:
+                break
         return records, generation
 
     async def _settle(self) -> None:
@@ -225,6 +230,14 @@ class BatchConsumer(Service):
             if start is not None and tp in ends:
                 lags[(tp.topic, tp.partition)] = max(0, ends[tp] - start)
         return lags
+
+
+def _waited(records: Sequence[Any]) -> float:
+    """How long the oldest record has been in Kafka (by its timestamp), within [0, ∞): the batch window counts
+    from when a record was written, not from when this stage got round to it, so records that arrived while the
+    previous batch was being handled do not wait a full window more. A producer clock ahead of ours gives 0."""
+    stamps = [r.timestamp for r in records if (getattr(r, "timestamp", None) or -1) > 0]  # -1: none recorded
+    return max(0.0, time.time() - min(stamps) / 1000) if stamps else 0.0
 
 
 class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import namedtuple
 from typing import Any
 
@@ -237,3 +238,26 @@ def test_kafka_io_records_fetched_before_a_revocation_are_dropped_not_handled():
     asyncio.run(scenario())
     assert handled == [[0, 1, 2]]  # offsets 0-1 from before the revocation were not handled twice in one batch
     assert consumer.commits == [{TP0: 3}]
+
+
+StampedRec = namedtuple("StampedRec", "topic partition offset key value timestamp")
+
+
+def test_kafka_io_the_window_counts_from_when_the_oldest_record_was_written():
+    def stamped(start: int, n: int, age: float) -> list[StampedRec]:
+        written = int((time.time() - age) * 1000)
+        return [StampedRec("raw", 0, o, None, b"x", written) for o in range(start, start + n)]
+
+    async def take(fetches: list[dict[TopicPartition, list[Any]]], within: float) -> tuple[list[int], float]:
+        s = stage(ScriptedConsumer(fetches), None, size=100, within=within)
+        started = time.monotonic()
+        records, _ = await s._take()
+        return [r.offset for r in records], time.monotonic() - started
+
+    # records that waited in Kafka longer than the window (a stage behind, or busy with the previous batch):
+    # no extra wait, and what is already fetched comes along
+    offsets, took = asyncio.run(take([{TP0: stamped(0, 3, age=10)}, {TP0: stamped(3, 2, age=10)}], within=5.0))
+    assert offsets == [0, 1, 2, 3, 4] and took < 1.0
+    # fresh records: the batch waits the window for more
+    offsets, took = asyncio.run(take([{TP0: stamped(0, 3, age=0)}], within=0.3))
+    assert offsets == [0, 1, 2] and 0.25 <= took < 1.0
