@@ -4,7 +4,6 @@ ClickHouse polling and cleanup. No pytest here (tests/support.py fails tests; a 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from streams.settings import consumer_groups, settings_with_env  # noqa: E402
+from streams.workers import stop_processes  # noqa: E402
 
 CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
 CORPUS_LANGS = (("en", 0.6), ("es", 0.4))
@@ -194,15 +194,7 @@ class BenchPipeline:
                 raise RuntimeError(f"worker {i} exited with {proc.returncode}:\n{self.worker_log(i)}")
 
     def stop_workers(self) -> None:
-        for proc in self.workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.workers)
         self.workers.clear()
 
     # ------------------------------------------------------------------ ClickHouse

@@ -190,6 +190,15 @@ class BatchConsumer(Service):
                 break
         return records, generation
 
+    async def release(self, revoked: Any) -> None:
+        """Before a rebalance gives `revoked` away: the batch in hand is handled and committed first."""
+        async with self._lock:
+            await self._settle()
+            self._generation += 1
+            for tp in revoked:
+                self._committed.pop(tp, None)
+        log.info("%s: partitions revoked after the batch in hand was committed", self.name)
+
     async def _settle(self) -> None:
         """Wait until the batch in flight is safe, then commit its offsets."""
         if self._in_flight is None:
@@ -245,12 +254,7 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
         self.stage = stage
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.stage._lock:  # the batch in hand is handled and committed before we let go
-            await self.stage._settle()
-            self.stage._generation += 1
-            for tp in revoked:
-                self.stage._committed.pop(tp, None)
-        log.info("%s: partitions revoked after the batch in hand was committed", self.stage.name)
+        await self.stage.release(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("%s: assigned %s", self.stage.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))

@@ -8,7 +8,7 @@ queryable (or dead-lettered).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -25,36 +25,30 @@ class TopicProgress:
         return self.end - self.committed
 
 
-def group_progress(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, TopicProgress]:
-    topics = list(topics)
+def pipeline_progress(bootstrap_servers: str, groups: Mapping[str, str]) -> dict[str, TopicProgress]:
+    """Per topic, the progress of the group consuming it (`groups`: streams.settings.consumer_groups).
+    One admin client, one consumer and one offsets request for all groups."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress")
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="socialpulse-progress",
                              enable_auto_commit=False)
     try:
         try:
-            offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+            offsets = admin.list_group_offsets(dict.fromkeys(groups.values()))
         except KafkaError as exc:
             if not exc.retriable:
                 raise
             offsets = {}  # e.g. a fresh broker still creating __consumer_offsets: nothing committed yet
         progress = {}
-        for topic in topics:
+        for topic, group in groups.items():
+            committed_by_group = offsets.get(group, {})
             tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
             ends = consumer.end_offsets(tps) if tps else {}
-            committed = sum(max(0, offsets[tp].offset) if tp in offsets else 0 for tp in ends)
+            committed = sum(max(0, committed_by_group[tp].offset) if tp in committed_by_group else 0 for tp in ends)
             progress[topic] = TopicProgress(committed=committed, end=sum(ends.values()))
         return progress
     finally:
         consumer.close()
         admin.close()
-
-
-def pipeline_progress(bootstrap_servers: str, groups: Mapping[str, str]) -> dict[str, TopicProgress]:
-    """Per topic, the progress of the group consuming it (`groups`: streams.settings.consumer_groups)."""
-    progress: dict[str, TopicProgress] = {}
-    for group in dict.fromkeys(groups.values()):
-        progress.update(group_progress(bootstrap_servers, group, [t for t, g in groups.items() if g == group]))
-    return {topic: progress[topic] for topic in groups}
 
 
 def pipeline_lag(bootstrap_servers: str, groups: Mapping[str, str]) -> dict[str, int]:

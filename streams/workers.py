@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,19 @@ def stop_worker(worker: WorkerProcess, *, timeout: float = 30.0) -> bool:
         os.kill(pid, signal.SIGKILL)
     worker.pid_file.unlink(missing_ok=True)
     return True
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, timeout: float = 40.0) -> None:
+    """Workers started as child processes (tests, benchmarks): SIGTERM the live ones, SIGKILL after `timeout`."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _reap(pid: int) -> None:

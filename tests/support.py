@@ -19,6 +19,7 @@ from streams.clickhouse.migrate import migrate
 from streams.kafka_admin import ensure_topics
 from streams.settings import REPO_ROOT, settings_with_env
 from streams.trends.access import migration_substitutions
+from streams.workers import stop_processes
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
 
@@ -98,14 +99,7 @@ class Pipeline:
         return [p for p in self.workers if p.poll() is None]
 
     def stop_workers(self) -> None:
-        for proc in self.live_workers():
-            proc.terminate()
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.workers)
 
     def scalar(self, sql: str, params: dict | None = None):
         (value,), = self.clickhouse().execute(sql, params or {})
