@@ -58,7 +58,7 @@ class RawEvent(Contract):
 
     @model_validator(mode="after")
     def _event_id_is_network_and_native_id(self) -> "RawEvent":
-        expected = make_event_id(self.network, self.native_id)
+        expected = f"{self.network.value}:{self.native_id}"  # make_event_id, without the enum lookup (hot path)
         if self.event_id != expected:
             raise ValueError(f"event_id must be {expected!r}, got {self.event_id!r}")
         return self

@@ -64,10 +64,32 @@ class BatchProducer(Service):
             await self._producer.stop()
 
     async def enqueue(self, messages: Sequence[tuple[str, bytes, bytes]]) -> list[asyncio.Future[Any]]:
-        """Hand (topic, key, value) messages to the client; each future resolves when the broker acknowledged it."""
-        if self._producer is None:
+        """Hand (topic, key, value) messages to the client as record batches, one or more per partition, in order;
+        each future resolves when the broker acknowledged its batch.
+
+        Batches rather than `send()` per message: `send()` costs ~15 µs of Python per message (a future, a
+        partitioner call and metadata checks each), a batch append ~1 µs (bench/RESULTS.md). Partitions are
+        Kafka's default (murmur2 of the key), as `send()` would pick them."""
+        producer = self._producer
+        if producer is None:
             raise RuntimeError("the producer is not started")
-        return [await self._producer.send(topic, value=value, key=key) for topic, key, value in messages]
+        by_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
+        partitions: dict[str, list[int]] = {}
+        for topic, key, value in messages:
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            every = partitions[topic]
+            by_partition.setdefault((topic, default_partitioner(key, every, every)), []).append((key, value))
+        pending: list[asyncio.Future[Any]] = []
+        for (topic, partition), records in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in records:
+                if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:  # full
+                    pending.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(timestamp=None, key=key, value=value, headers=[])  # the first always fits
+            pending.append(await producer.send_batch(batch, topic, partition=partition))
+        return pending
 
     async def send_all(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
         """Returns once the broker acknowledged every message (raises otherwise)."""

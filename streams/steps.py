@@ -123,11 +123,13 @@ def enrich_records(
     return out
 
 
+_NO_SENTIMENT = Sentiment(label=SentimentLabel.NEUTRAL, score=0.0, confidence=0.0)
+
+
 def pass_through(raw: RawEvent, now: datetime) -> EnrichedEvent:
     """Enrichment off (benchmarks): the event in enriched shape, no NLP."""
     return EnrichedEvent(
-        event=raw, language=raw.lang_hint or "und", language_confidence=0.0,
-        sentiment=Sentiment(label=SentimentLabel.NEUTRAL, score=0.0, confidence=0.0),
+        event=raw, language=raw.lang_hint or "und", language_confidence=0.0, sentiment=_NO_SENTIMENT,
         enricher_version=PASSTHROUGH_ENRICHER, enriched_at=now,
     )
 

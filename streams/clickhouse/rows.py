@@ -29,23 +29,30 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def _epoch_seconds(moment: datetime) -> int:
+    # What clickhouse-driver turns a datetime into for a DateTime column, without its per-value timezone work
+    # (the events row is the sink's hot path); `moment` is aware (the contract's AwareDatetime).
+    return int(moment.timestamp())
+
+
 def event_row(enriched: EnrichedEvent, *, partition: int, offset: int) -> tuple[Any, ...]:
+    # StrEnum members are written as their str values (they are str): no `.value`, a slow enum property.
     raw = enriched.event
     entities = enriched.entities
     return (
-        raw.event_id, raw.network.value, raw.kind.value, raw.native_id, raw.author.id, raw.author.handle,
+        raw.event_id, raw.network, raw.kind, raw.native_id, raw.author.id, raw.author.handle,
         raw.author.followers, raw.text, raw.lang_hint or "", raw.url or "", raw.thread_id or "",
         raw.reply_to_id or "",
         min(raw.engagement.likes, _UINT32_MAX), min(raw.engagement.reposts, _UINT32_MAX),
         min(raw.engagement.replies, _UINT32_MAX), min(raw.engagement.quotes, _UINT32_MAX),
-        _utc_naive(raw.created_at), _utc_naive(raw.ingested_at),
-        enriched.language, enriched.language_confidence, enriched.sentiment.label.value,
+        _epoch_seconds(raw.created_at), _epoch_seconds(raw.ingested_at),
+        enriched.language, enriched.language_confidence, enriched.sentiment.label,
         enriched.sentiment.score, enriched.sentiment.confidence,
         [e.text for e in entities], [e.label for e in entities], [e.canonical for e in entities],
         [e.source for e in entities],
         list(enriched.hashtags), list(enriched.mentions), list(enriched.urls), list(enriched.cashtags),
         [e.char for e in enriched.emojis], list(enriched.topics), enriched.enricher_version,
-        _utc_naive(enriched.enriched_at), partition, offset,
+        _epoch_seconds(enriched.enriched_at), partition, offset,
     )
 
 

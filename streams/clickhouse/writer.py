@@ -153,7 +153,7 @@ class ClickHouseWriter:
         settings = None
         if token and self._tokens_supported:  # the materialized views' tables skip a deduplicated block too
             settings = {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
-        self._client.execute(sql, rows, types_check=True, settings=settings)
+        self._client.execute(sql, rows, types_check=False, settings=settings)
 
     def _drop_connection(self) -> None:
         if self._client is not None:
