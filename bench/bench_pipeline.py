@@ -14,9 +14,9 @@ Rates:
   CPU     user+sys µs per event of all workers over the same window (robust to the shared machine).
 
 Experiments (--only, comma-separated; default all), interleaved rep by rep so ratios are side by side:
-  enrich      per rep: NLP-only (enrich_batch in P processes, multiprocessing) and the pipeline with P worker
-              processes, for P in --workers; plus the naive agent (bench/naive_agent.py, one message at a time,
-              --naive-events) next to the 1-worker pipeline. Order alternates between reps.
+  enrich      per rep: NLP-only (enrich_batch in P processes, multiprocessing, GC tuned as in a worker) and the
+              pipeline with P worker processes, for P in --workers; plus the naive agent (bench/naive_agent.py,
+              one message at a time, --naive-events) next to the 1-worker pipeline. Order alternates between reps.
   passthrough per rep: SOCIALPULSE_WORKER__ENRICH=false with default settings and with each --pt-variant;
               once: ClickHouse 18.16's own Kafka table engine + materialized view on the same corpus.
   latency     1 worker: steady production at --latency-fraction of the measured max rate (enrich, and
@@ -190,11 +190,16 @@ def _nlp_child(values: list[bytes], batch: int, barrier: Any, queue: Any) -> Non
     from processors.enrich import enrich_batch
     from processors.models import load_models
     from schemas.events import RawEvent
+    from streams.runtime import freeze_heap, tune_gc
     from streams.settings import Settings
 
-    nlp = Settings().nlp
+    settings = Settings()
+    nlp = settings.nlp
+    tune_gc(settings.worker.gc_threshold)  # the same process tuning as a worker: the ratio compares the pipeline
     events = [RawEvent.model_validate_json(v) for v in values]
     models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+    if settings.worker.gc_threshold:
+        freeze_heap()
     barrier.wait()
     t0, c0 = time.monotonic(), time.process_time()
     for i in range(0, len(events), batch):
@@ -323,6 +328,10 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
     variants: dict[str, dict[str, str]] = {"default": {}}
     for v in args.pt_variant:
         variants[v] = dict(kv.split("=", 1) for kv in v.split(","))
+    commands: dict[str, list[str] | None] = dict.fromkeys(variants)
+    if args.baseline_tree:
+        name = f"baseline {args.baseline_tree}"
+        variants[name], commands[name] = {}, baseline_worker_command(args.baseline_tree)
     reps: list[dict[str, Any]] = []
     for rep in range(args.runs):
         log(f"pass-through rep {rep + 1}/{args.runs}")
@@ -330,7 +339,7 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
         if rep % 2:
             names.reverse()
         reps.append({name: pipeline_run(corpus_file, n, 1, enrich=False, env=variants[name],
-                                        label=f"pass-through {name}") for name in names})
+                                        command=commands[name], label=f"pass-through {name}") for name in names})
     engine = kafka_engine_run(corpus_file, n) if args.kafka_engine else None
     summary: dict[str, Any] = {"events": n, "runs": args.runs, "variants": {}}
     base = [r["default"]["steady_rate"] for r in reps]
@@ -344,6 +353,15 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
             "cpu_us_per_event": med([r[name].get("cpu_us_per_event") or float("nan") for r in reps])}
     summary["kafka_engine"] = engine
     return {"summary": summary, "reps": reps}
+
+
+def baseline_worker_command(tree: str) -> list[str]:
+    """The worker of another checkout (e.g. `git worktree add /tmp/base <rev>`), run with this venv: `-m` puts the
+    working directory first on sys.path, so that tree's streams/ and processors/ are imported."""
+    root = Path(tree).resolve()
+    if not (root / "streams" / "cli.py").exists():
+        raise SystemExit(f"--baseline-tree {tree}: no streams/cli.py there")
+    return ["bash", "-c", f'cd "{root}" && exec "{sys.executable}" -m streams.cli worker --loglevel warning']
 
 
 def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float, seconds: float,
@@ -566,6 +584,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="extra pass-through setting variants measured side by side with the defaults "
                          "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=2000 (bigger enrich batches) and the "
                          "same plus SOCIALPULSE_KAFKA__PRODUCER_LINGER_MS=20")
+    ap.add_argument("--baseline-tree", default=None, metavar="PATH",
+                    help="passthrough: also run the worker of this checkout (a git worktree of an older commit) in "
+                         "every rep, side by side with this one")
     ap.add_argument("--no-kafka-engine", dest="kafka_engine", action="store_false",
                     help="skip the ClickHouse Kafka table engine comparison")
     ap.add_argument("--latency-runs", type=int, default=2, help="latency repetitions (default 2)")

@@ -31,6 +31,7 @@ from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
 from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
+from streams.runtime import freeze_heap
 from streams.settings import Settings, consumer_groups
 from streams.steps import (
     Destination,
@@ -132,6 +133,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     async def load_models_once() -> None:
         if settings.worker.enrich and models[0] is None:
             models[0] = await asyncio.to_thread(wiring.models_loader)
+        if settings.worker.gc_threshold:
+            freeze_heap()  # the models and libraries stay for the process's life: no collection walks them again
 
     async def enrich(records: list[Any]) -> Durable:
         """Enrich and hand the results to the producer; the returned awaitable completes once the broker has
