@@ -96,6 +96,19 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     return out
 
 
+def stack_cpu_seconds() -> float:
+    """CPU seconds (user+sys, all threads) the local Kafka broker and ClickHouse server have used so far: they
+    share the machine's cores with the workers, so the bench reports their CPU per event too."""
+    total = 0.0
+    for service in ("kafka", "clickhouse"):
+        try:
+            pid = int((REPO / ".local" / "run" / f"{service}.pid").read_text().strip())
+            total += sum(thread_cpu_seconds(pid).values())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 @dataclass
 class BenchPipeline:
     """One run's isolated pipeline: own topics, ClickHouse database, consumer group and worker processes."""

@@ -62,6 +62,7 @@ from bench._pipeline_support import (  # noqa: E402
     Corpus,
     RowTimeline,
     build_corpus,
+    stack_cpu_seconds,
     thread_cpu_seconds,
     vm_hwm_kib,
 )
@@ -153,33 +154,40 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         def workers_cpu() -> float:
             return sum(sum(thread_cpu_seconds(w.pid).values()) for w in pipe.workers)
 
+        stack_first: list[float] = []
+
         def at_first_row() -> None:
             cpu_first.append(workers_cpu())
+            stack_first.append(stack_cpu_seconds())
             members.append(pipe.group_members())
 
         if prewarm:
             started, cpu_first = time.monotonic() - 1 / max(produce_rate, 1) * n, [workers_cpu()]
+            stack_first.append(stack_cpu_seconds())
             members.append(pipe.group_members())
             tl = pipe.wait_rows(prewarm + n, timeout=timeout)
             tl = RowTimeline(started=started, first_at=started, first_rows=prewarm, done_at=tl.done_at,
                              rows=tl.rows)
         else:
             tl = pipe.wait_rows(n, timeout=timeout, on_poll=at_first_row)
-        cpu_done = workers_cpu()
+        cpu_done, stack_done = workers_cpu(), stack_cpu_seconds()
         hwm = [vm_hwm_kib(w.pid) for w in pipe.workers]
         cpu = thread_cpu_seconds(pipe.workers[0].pid)
         # CPU seconds all workers used per event between the first row and the last: robust to the machine
         # being shared (a throughput ratio is not), and ~1/throughput when the worker is CPU-bound.
         cpu_us = (cpu_done - cpu_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if cpu_first else None
+        # the broker's and ClickHouse's CPU in the same window (with --prewarm it includes kcat's produce burst)
+        stack_us = (stack_done - stack_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if stack_first else None
         result = {"label": label, "events": n, "workers": workers, "enrich": enrich, "env": env or {},
                   "steady_rate": tl.steady_rate, "wall_rate": tl.wall_rate, "warmup_s": tl.warmup,
                   "first_rows": tl.first_rows, "drain_s": tl.done_at - tl.first_at,
                   "members_at_first_row": members[0] if members else None, "vm_hwm_kib": hwm,
-                  "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "produce_rate": produce_rate,
+                  "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "stack_cpu_us_per_event": stack_us,
+                  "produce_rate": produce_rate,
                   "tag": pipe.tag}
         log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  wall {tl.wall_rate:8.0f} ev/s  "
             f"warm-up {tl.warmup:5.1f}s  first rows {tl.first_rows}  members {result['members_at_first_row']}  "
-            f"CPU {cpu_us or 0:6.0f} µs/event  "
+            f"CPU {cpu_us or 0:6.0f} µs/event (Kafka+ClickHouse {stack_us or 0:4.0f})  "
             f"VmHWM {[h // 1024 if h else None for h in hwm]} MiB")
         return result
     finally:
@@ -257,7 +265,9 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             "ratios": ratios, "pipeline_all": pipe, "nlp_all": nlp,
             "pipeline_cpu_us_per_event": med([r[f"pipe{p}"].get("cpu_us_per_event") or float("nan") for r in reps]),
             "nlp_cpu_us_per_event": med([r[f"nlp{p}"]["cpu_us_per_event"] for r in reps]),
-            "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios}
+            "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios,
+            "stack_cpu_us_per_event": med([r[f"pipe{p}"].get("stack_cpu_us_per_event") or float("nan")
+                                           for r in reps])}
     if args.naive_events and 1 in args.workers:
         naive = [r["naive"]["steady_rate"] for r in reps]
         ratios = [r["pipe1"]["steady_rate"] / r["naive"]["steady_rate"] for r in reps]
@@ -329,16 +339,21 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
     for v in args.pt_variant:
         variants[v] = dict(kv.split("=", 1) for kv in v.split(","))
     commands: dict[str, list[str] | None] = dict.fromkeys(variants)
+    workers = dict.fromkeys(variants, 1)
+    for count in args.pt_workers:
+        if count > 1:
+            name = f"default x{count} workers"
+            variants[name], commands[name], workers[name] = {}, None, count
     if args.baseline_tree:
         name = f"baseline {args.baseline_tree}"
-        variants[name], commands[name] = {}, baseline_worker_command(args.baseline_tree)
+        variants[name], commands[name], workers[name] = {}, baseline_worker_command(args.baseline_tree), 1
     reps: list[dict[str, Any]] = []
     for rep in range(args.runs):
         log(f"pass-through rep {rep + 1}/{args.runs}")
         names = list(variants)
         if rep % 2:
             names.reverse()
-        reps.append({name: pipeline_run(corpus_file, n, 1, enrich=False, env=variants[name],
+        reps.append({name: pipeline_run(corpus_file, n, workers[name], enrich=False, env=variants[name],
                                         command=commands[name], label=f"pass-through {name}") for name in names})
     engine = kafka_engine_run(corpus_file, n) if args.kafka_engine else None
     summary: dict[str, Any] = {"events": n, "runs": args.runs, "variants": {}}
@@ -350,7 +365,8 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
             "all": rates, "ratio_vs_default": med([a / b for a, b in zip(rates, base, strict=True)]),
             "vm_hwm_mib": med([r[name]["vm_hwm_kib"][0] / 1024 for r in reps if r[name]["vm_hwm_kib"][0]]),
             "thread_cpu_s": reps[-1][name]["thread_cpu_s_worker0"],
-            "cpu_us_per_event": med([r[name].get("cpu_us_per_event") or float("nan") for r in reps])}
+            "cpu_us_per_event": med([r[name].get("cpu_us_per_event") or float("nan") for r in reps]),
+            "stack_cpu_us_per_event": med([r[name].get("stack_cpu_us_per_event") or float("nan") for r in reps])}
     summary["kafka_engine"] = engine
     return {"summary": summary, "reps": reps}
 
@@ -584,6 +600,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="extra pass-through setting variants measured side by side with the defaults "
                          "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=2000 (bigger enrich batches) and the "
                          "same plus SOCIALPULSE_KAFKA__PRODUCER_LINGER_MS=20")
+    ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
+                    help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",
                     help="passthrough: also run the worker of this checkout (a git worktree of an older commit) in "
                          "every rep, side by side with this one")
