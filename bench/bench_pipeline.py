@@ -334,7 +334,8 @@ def kafka_engine_run(pipe_corpus_file: Path, n: int, timeout: float = 120.0) -> 
 
 
 def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> dict[str, Any]:
-    n = args.events
+    # the corpus's last --prewarm events are the multi-worker variants' warm-up: every variant measures the rest
+    n = args.events - (args.prewarm if any(w > 1 for w in args.pt_workers) else 0)
     variants: dict[str, dict[str, str]] = {"default": {}}
     for v in args.pt_variant:
         variants[v] = dict(kv.split("=", 1) for kv in v.split(","))
@@ -353,8 +354,11 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
         names = list(variants)
         if rep % 2:
             names.reverse()
+        # several workers: all join every stage group on a warm-up first (as in the enrich experiment), or their
+        # rebalances would fall inside the measured window
         reps.append({name: pipeline_run(corpus_file, n, workers[name], enrich=False, env=variants[name],
-                                        command=commands[name], label=f"pass-through {name}") for name in names})
+                                        command=commands[name], label=f"pass-through {name}",
+                                        prewarm=args.prewarm if workers[name] > 1 else 0) for name in names})
     engine = kafka_engine_run(corpus_file, n) if args.kafka_engine else None
     summary: dict[str, Any] = {"events": n, "runs": args.runs, "variants": {}}
     base = [r["default"]["steady_rate"] for r in reps]
@@ -594,12 +598,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "events are produced, so all workers have joined and loaded models; 0 = measure from the "
                          "first row of pre-produced events instead (default 400)")
     ap.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
-    ap.add_argument("--nlp-batch", type=int, default=256,
-                    help="enrich_batch batch size in the NLP-only runs (= SOCIALPULSE_NLP__BATCH_SIZE default 256)")
+    ap.add_argument("--nlp-batch", type=int, default=None,
+                    help="enrich_batch batch size in the NLP-only runs (default: the workers', "
+                         "SOCIALPULSE_NLP__BATCH_SIZE)")
     ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
                     help="extra pass-through setting variants measured side by side with the defaults "
-                         "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=2000 (bigger enrich batches) and the "
-                         "same plus SOCIALPULSE_KAFKA__PRODUCER_LINGER_MS=20")
+                         "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=256 (the default before 1024) and =2000")
     ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
                     help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",
@@ -628,8 +632,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error(f"unknown experiments {sorted(unknown)}; choose from {EXPERIMENTS}")
     args.latency_env = dict(kv.split("=", 1) for kv in args.latency_env.split(",") if kv)
     if args.pt_variant is None:
-        args.pt_variant = ["SOCIALPULSE_NLP__BATCH_SIZE=2000",
-                           "SOCIALPULSE_NLP__BATCH_SIZE=2000,SOCIALPULSE_KAFKA__PRODUCER_LINGER_MS=20"]
+        args.pt_variant = ["SOCIALPULSE_NLP__BATCH_SIZE=256", "SOCIALPULSE_NLP__BATCH_SIZE=2000"]
+    if args.nlp_batch is None:
+        from streams.settings import Settings
+
+        args.nlp_batch = Settings().nlp.batch_size
     if args.enrich_events > args.events or args.naive_events > args.events:
         ap.error("--enrich-events and --naive-events must not exceed --events (the corpus)")
     return args
