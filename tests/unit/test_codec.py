@@ -190,3 +190,20 @@ def test_codec_make_dead_letter_round_trips() -> None:
     )
     assert dl.original == b"\x00\x01raw" and dl.key_b64 is None
     assert decode_dead_letter(encode_model(dl)) == dl
+
+
+def test_codec_fast_path_gives_the_same_event_as_the_full_path() -> None:
+    complete = json.dumps(raw_dict()).encode()
+    without_ingested_at = json.dumps({k: v for k, v in raw_dict().items() if k != "ingested_at"}).encode()
+    fast = decode_raw(complete, topic=TOPIC, partition=0, offset=0, now=NOW)
+    full = decode_raw(without_ingested_at, topic=TOPIC, partition=0, offset=1, now=NOW)
+    assert isinstance(fast, RawEvent) and isinstance(full, RawEvent)
+    assert fast.model_copy(update={"ingested_at": NOW}) == full
+    assert fast.ingested_at == datetime(2026, 11, 26, 11, 0, 1, tzinfo=UTC)
+
+
+def test_codec_fast_path_still_applies_the_limits_and_names_the_event() -> None:
+    value = json.dumps(raw_dict(text="x" * 50)).encode()
+    out = decode_raw(value, topic=TOPIC, partition=0, offset=0, now=NOW, limits=Limits(max_text_chars=10))
+    assert isinstance(out, DeadLetter)
+    assert (out.error_code, out.event_id) == (ErrorCode.TEXT_TOO_LONG, "x:100")

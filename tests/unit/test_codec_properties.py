@@ -69,10 +69,13 @@ def test_codec_properties_near_raw_event_objects(obj: dict[str, Any]) -> None:
 
 
 @settings(max_examples=200)
-@given(st.text(max_size=200))
-def test_codec_properties_arbitrary_text_field(text: str) -> None:
+@given(st.text(max_size=200), st.booleans())
+def test_codec_properties_arbitrary_text_field(text: str, complete: bool) -> None:
+    # complete: a whole RawEvent, which takes decode_raw's one-pass fast path; else the full path fills ingested_at
     obj = {"event_id": "x:1", "network": "x", "native_id": "1", "kind": "post", "author": {"id": "a"},
            "text": text, "created_at": "2026-11-26T11:00:00Z"}
+    if complete:
+        obj["ingested_at"] = "2026-11-26T11:00:01Z"
     value = json.dumps(obj).encode("utf-8")  # ensure_ascii: lone surrogates become \ud800 escapes
     out = decode_raw(value, topic="t", partition=0, offset=0, key=None, now=NOW)
     if isinstance(out, RawEvent):

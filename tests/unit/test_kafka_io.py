@@ -261,3 +261,65 @@ def test_kafka_io_the_window_counts_from_when_the_oldest_record_was_written():
     # fresh records: the batch waits the window for more
     offsets, took = asyncio.run(take([{TP0: stamped(0, 3, age=0)}], within=0.3))
     assert offsets == [0, 1, 2] and 0.25 <= took < 1.0
+
+
+class _RecordingBatch:
+    """aiokafka's BatchBuilder, remembering the keys appended to it."""
+
+    def __init__(self, batch_size: int) -> None:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        self._builder = BatchBuilder(batch_size, 0)  # 0: no compression
+        self.keys: list[bytes] = []
+
+    def append(self, *, timestamp: Any, key: bytes, value: bytes, headers: Any) -> Any:
+        metadata = self._builder.append(timestamp=timestamp, key=key, value=value, headers=headers)
+        if metadata is not None:
+            self.keys.append(key)
+        return metadata
+
+
+class _FakeAioProducer:
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.sent: list[tuple[str, int, list[bytes]]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2, 3}
+
+    def create_batch(self) -> _RecordingBatch:
+        return _RecordingBatch(self.batch_size)
+
+    async def send_batch(self, batch: _RecordingBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        self.sent.append((topic, partition, batch.keys))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+def test_kafka_io_producer_batches_go_to_kafkas_default_partition_in_order_and_split_when_full():
+    from streams.kafka_io import BatchProducer
+    from streams.partitioner import default_partitioner
+
+    keys = [f"x:{i}".encode() for i in range(200)]
+    fake = _FakeAioProducer(batch_size=2_000)  # ~20 records of 80 bytes: several batches per partition
+    producer = BatchProducer(KafkaSettings(), client_id="test")
+    producer._producer = fake  # type: ignore[assignment]
+
+    async def main() -> int:
+        pending = await producer.enqueue([("t", k, b"v" * 60) for k in keys] + [("u", keys[0], b"v")])
+        return len(pending)
+
+    assert asyncio.run(main()) == len(fake.sent)
+    for _topic, partition, batch_keys in fake.sent:
+        assert batch_keys, "no empty batch is sent"
+        assert all(default_partitioner(k, [0, 1, 2, 3], [0, 1, 2, 3]) == partition for k in batch_keys)
+    per_partition: dict[int, list[bytes]] = {}
+    for topic, partition, batch_keys in fake.sent:
+        if topic == "t":
+            per_partition.setdefault(partition, []).extend(batch_keys)
+    assert sorted(k for ks in per_partition.values() for k in ks) == sorted(keys)  # every message, once
+    for sent_keys in per_partition.values():
+        assert sent_keys == [k for k in keys if k in set(sent_keys)]  # in the order given
+    assert len(fake.sent) > 4 + 1  # full batches were split
+    assert [(t, ks) for t, _, ks in fake.sent if t == "u"] == [("u", [keys[0]])]
