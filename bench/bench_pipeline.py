@@ -603,7 +603,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "SOCIALPULSE_NLP__BATCH_SIZE)")
     ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
                     help="extra pass-through setting variants measured side by side with the defaults "
-                         "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=256 (the default before 1024) and =2000")
+                         "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=1024 and =2000 (bigger enrich batches)")
     ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
                     help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",
@@ -632,7 +632,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error(f"unknown experiments {sorted(unknown)}; choose from {EXPERIMENTS}")
     args.latency_env = dict(kv.split("=", 1) for kv in args.latency_env.split(",") if kv)
     if args.pt_variant is None:
-        args.pt_variant = ["SOCIALPULSE_NLP__BATCH_SIZE=256", "SOCIALPULSE_NLP__BATCH_SIZE=2000"]
+        args.pt_variant = ["SOCIALPULSE_NLP__BATCH_SIZE=1024", "SOCIALPULSE_NLP__BATCH_SIZE=2000"]
     if args.nlp_batch is None:
         from streams.settings import Settings
 

@@ -57,10 +57,9 @@ class NlpSettings(_Section):
     profile: str = "fast"
     languages: tuple[str, ...] = ("en", "es")
     topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
-    # Enrich batches: at most this many events. Each batch has fixed costs (a thread hand-off that waits for the
-    # GIL, produce requests, a commit); 1024 moved pass-through from 5.7k to 7.4k ev/s (bench/RESULTS.md). Under
-    # normal load the window below closes a batch long before it is full.
-    batch_size: int = Field(default=1024, ge=1)
+    # Enrich batches: at most this many events. 1024 made the enrich pipeline slower than 256 (494 vs 557-587 ev/s,
+    # more CPU per event) and pass-through no faster in a 3-rep A/B (bench/RESULTS.md).
+    batch_size: int = Field(default=256, ge=1)
     # Latency: an event waits up to this long for its batch to fill, then again up to the sink's insert window.
     batch_seconds: float = Field(default=0.2, gt=0)
     max_text_chars: int = Field(default=10_000, ge=1)
