@@ -33,7 +33,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -42,6 +42,7 @@ from processors.spikes import SpikeTracker, TrackerConfig
 from processors.topics import load_topics
 from schemas import Alert, EnrichedEvent
 from streams import codec
+from streams.clickhouse.rows import utc_naive
 from streams.clickhouse.writer import RowWriter
 from streams.metrics import Metrics, language_label, network_label
 from streams.settings import Settings
@@ -55,19 +56,15 @@ ALERT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def alert_row(alert: Alert) -> tuple[Any, ...]:
     x = alert.explanation
     return (
-        alert.alert_id, alert.kind, alert.subject_type, alert.subject, _utc_naive(alert.window_start),
-        _utc_naive(alert.window_end), alert.observed, alert.baseline, alert.score,
+        alert.alert_id, alert.kind, alert.subject_type, alert.subject, utc_naive(alert.window_start),
+        utc_naive(alert.window_end), alert.observed, alert.baseline, alert.score,
         [d.term for d in x.drivers], [d.kind for d in x.drivers], [d.window_count for d in x.drivers],
         [d.baseline_rate for d in x.drivers], [d.lift for d in x.drivers],
         x.sentiment_window, x.sentiment_baseline, list(x.example_event_ids), list(x.example_texts),
-        _utc_naive(alert.detected_at),
+        utc_naive(alert.detected_at),
     )
 
 

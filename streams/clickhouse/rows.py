@@ -24,8 +24,8 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = (
 _UINT32_MAX = 2**32 - 1
 
 
-def _utc_naive(moment: datetime) -> datetime:
-    # clickhouse-driver writes naive datetimes as given; DateTime columns hold UTC.
+def utc_naive(moment: datetime) -> datetime:
+    """For DateTime columns: clickhouse-driver writes naive datetimes as given, and DateTime columns hold UTC."""
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -60,5 +60,5 @@ def dead_letter_row(letter: DeadLetter) -> tuple[Any, ...]:
     return (
         letter.dead_letter_id, letter.source_topic, letter.partition, letter.offset, letter.key_b64 or "",
         letter.original_b64, letter.error_code.value, letter.error_message, letter.stage,
-        letter.event_id or "", _utc_naive(letter.failed_at),
+        letter.event_id or "", utc_naive(letter.failed_at),
     )
