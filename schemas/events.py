@@ -58,10 +58,15 @@ class RawEvent(Contract):
 
     @model_validator(mode="after")
     def _event_id_is_network_and_native_id(self) -> "RawEvent":
-        expected = f"{self.network.value}:{self.native_id}"  # make_event_id, without the enum lookup (hot path)
-        if self.event_id != expected:
-            raise ValueError(f"event_id must be {expected!r}, got {self.event_id!r}")
+        self.check_event_id(self.network, self.native_id, self.event_id)
         return self
+
+    @staticmethod
+    def check_event_id(network: Network, native_id: str, event_id: str) -> None:
+        """The validator's check, shared with the msgspec mirror (schemas/fast.py)."""
+        expected = f"{network.value}:{native_id}"  # make_event_id, without the enum lookup (hot path)
+        if event_id != expected:
+            raise ValueError(f"event_id must be {expected!r}, got {event_id!r}")
 
 
 def make_event_id(network: Network | str, native_id: str) -> str:

@@ -173,7 +173,7 @@ def _event_rows(records: Sequence[KafkaRecord], now: datetime, metrics: Metrics
     out: list[Outgoing] = []
     for record in records:
         try:
-            enriched = codec.decode_enriched(record.value)
+            enriched = codec.read_enriched(record.value)
         except Exception as exc:  # noqa: BLE001 - poison record, dead-lettered
             letter = _dead_letter(record, code=ErrorCode.INVALID_VALUE, message=f"unreadable enriched event: {exc}",
                                   stage="sink", event_id=None, now=now)
