@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import field_serializer
 
-from schemas import DeadLetter, EnrichedEvent, ErrorCode, RawEvent, Sentiment, SentimentLabel
+from processors.spikes import Bucket, DetectorConfig, Example, SeriesState, fold
+from schemas import DeadLetter, EnrichedEvent, Entity, ErrorCode, RawEvent, Sentiment, SentimentLabel
+from schemas.base import Contract
+from schemas.events import EmojiMention
 from streams.codec import (
     DEFAULT_LIMITS,
     CodecError,
@@ -21,6 +25,8 @@ from streams.codec import (
     encode_model,
     make_dead_letter,
 )
+from streams.settings import REPO_ROOT
+from streams.steps import pass_through
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "networks"
@@ -207,3 +213,48 @@ def test_codec_fast_path_still_applies_the_limits_and_names_the_event() -> None:
     out = decode_raw(value, topic=TOPIC, partition=0, offset=0, now=NOW, limits=Limits(max_text_chars=10))
     assert isinstance(out, DeadLetter)
     assert (out.error_code, out.event_id) == (ErrorCode.TEXT_TOO_LONG, "x:100")
+
+
+def test_codec_encode_model_writes_what_pydantic_writes() -> None:
+    lines = (REPO_ROOT / "data" / "sample" / "posts.jsonl").read_bytes().splitlines()
+    raws = [e for e in (decode(line) for line in lines) if isinstance(e, RawEvent)]
+    assert len(raws) > 900
+    models: list[Any] = raws + [pass_through(e, NOW) for e in raws[:50]]
+    offset = datetime(2026, 11, 26, 12, 0, 0, 123, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))
+    models.append(EnrichedEvent(
+        event=raws[0].model_copy(update={"created_at": offset}), language="es", language_confidence=1,
+        sentiment=Sentiment(label=SentimentLabel.NEGATIVE, score=-0.123456789, confidence=1e-7),
+        entities=(Entity(text="Nimbus", label="PRODUCT", canonical="nimbus", start=0, end=6, source="gazetteer"),),
+        emojis=(EmojiMention(char="😍", name="smiling face with heart-eyes", start=7),), hashtags=("ñandú",),
+        enricher_version="t", enriched_at=NOW))
+    models.append(make_dead_letter(b"\xff\x00", topic=TOPIC, partition=1, offset=2, key=None,
+                                   code=ErrorCode.INVALID_UTF8, message="bad \"bytes\"\n", stage="decode", now=NOW))
+    state = SeriesState()
+    for i, count in enumerate([10] * 30 + [90]):
+        bucket = Bucket("topic", "nimbus", NOW + timedelta(minutes=i), count=count, negative=count // 2,
+                        sentiment_sum=-0.3 * count, terms={("term", "outage"): count // 3},
+                        examples=(Example(f"x:{i}", f"post {i} 😡"),), negative_examples=())
+        state, alerts = fold(state, bucket, DetectorConfig(), detected_at=NOW)
+        models += alerts
+    assert any(type(m).__name__ == "Alert" for m in models)
+    for model in models:
+        assert encode_model(model) == model.model_dump_json().encode("utf-8")
+
+
+def test_codec_encode_model_uses_pydantic_for_models_with_serializers() -> None:
+    class Shouting(Contract):
+        word: str
+
+        @field_serializer("word")
+        def _upper(self, value: str) -> str:
+            return value.upper()
+
+    class Holder(Contract):
+        inner: Shouting
+        at: datetime
+
+    holder = Holder(inner=Shouting(word="hola"), at=NOW)
+    assert encode_model(holder) == holder.model_dump_json().encode("utf-8")
+    assert b"HOLA" in encode_model(holder)
+    with pytest.raises(TypeError):
+        encode_model(object())  # type: ignore[arg-type]
