@@ -345,7 +345,7 @@ def read_enriched(value: bytes | None) -> EnrichedEvent:
     if value:
         try:
             return _ENRICHED_MIRROR.decode(value)  # type: ignore[no-any-return]  # reads as an EnrichedEvent
-        except msgspec.DecodeError:  # also msgspec.ValidationError
+        except ValueError:  # msgspec.DecodeError (and ValidationError), UnicodeDecodeError for bad UTF-8
             pass
     return decode_enriched(value)
 
