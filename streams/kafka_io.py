@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
-from streams.partitioner import default_partitioner
+from streams.partitioner import default_partitioner, key_partitions
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,13 @@ class BatchProducer(Service):
         if producer is None:
             raise RuntimeError("the producer is not started")
         by_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
-        partitions: dict[str, list[int]] = {}
+        by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
         for topic, key, value in messages:
-            if topic not in partitions:
-                partitions[topic] = sorted(await producer.partitions_for(topic))
-            every = partitions[topic]
-            by_partition.setdefault((topic, default_partitioner(key, every, every)), []).append((key, value))
+            by_topic.setdefault(topic, []).append((key, value))
+        for topic, records in by_topic.items():
+            every = sorted(await producer.partitions_for(topic))
+            for partition, record in zip(key_partitions([k for k, _ in records], every), records, strict=True):
+                by_partition.setdefault((topic, partition), []).append(record)
         pending: list[asyncio.Future[Any]] = []
         for (topic, partition), records in by_partition.items():
             batch = producer.create_batch()

@@ -113,8 +113,8 @@ def test_read_enriched_falls_back_to_the_model_for_lax_input_and_refuses_unknown
     obj["event"]["extra"] = 1
     with pytest.raises(CodecError):
         read_enriched(as_bytes(obj))
-    broken_utf8 = as_bytes(enriched_dict()).replace("Madrid".encode(), b"Madr\xc3d")
-    surrogate = as_bytes(enriched_dict()).replace("Madrid".encode(), b"Madr\\ud800d")  # msgspec refuses it
+    broken_utf8 = as_bytes(enriched_dict()).replace(b"Madrid", b"Madr\xc3d")
+    surrogate = as_bytes(enriched_dict()).replace(b"Madrid", b"Madr\\ud800d")  # msgspec refuses it
     assert read_enriched(surrogate) == decode_enriched(surrogate)
     for bad in (None, b"", b"\xff", b"[1]", broken_utf8):
         with pytest.raises(CodecError) as model_error:
