@@ -41,6 +41,9 @@ def check(value: bytes | None) -> None:
     out = decode_raw(value, topic="social.raw.v1", partition=0, offset=1, key=None, now=NOW, limits=LIMITS)
     assert isinstance(out, RawEvent | DeadLetter)
     encoded = encode_model(out)  # always writable
+    # read_only (pass-through) may decode into the msgspec mirror: same outcome, same bytes when written again
+    assert encode_model(decode_raw(value, topic="social.raw.v1", partition=0, offset=1, key=None, now=NOW,
+                                   limits=LIMITS, read_only=True)) == encoded
     if isinstance(out, DeadLetter):
         assert out.original == (value or b"")
         assert isinstance(out.error_code, ErrorCode)
@@ -78,6 +81,8 @@ def test_codec_properties_arbitrary_text_field(text: str, complete: bool) -> Non
         obj["ingested_at"] = "2026-11-26T11:00:01Z"
     value = json.dumps(obj).encode("utf-8")  # ensure_ascii: lone surrogates become \ud800 escapes
     out = decode_raw(value, topic="t", partition=0, offset=0, key=None, now=NOW)
+    fast = decode_raw(value, topic="t", partition=0, offset=0, key=None, now=NOW, read_only=True)
+    assert encode_model(fast) == encode_model(out)
     if isinstance(out, RawEvent):
         assert out.text == text
     else:
