@@ -57,6 +57,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import streams.cli  # noqa: E402,F401 - one BLAS thread, as in a worker (set before numpy loads; children inherit it)
 from bench._pipeline_support import (  # noqa: E402
     BenchPipeline,
     Corpus,
