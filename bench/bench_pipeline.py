@@ -16,7 +16,8 @@ Rates:
 Experiments (--only, comma-separated; default all), interleaved rep by rep so ratios are side by side:
   enrich      per rep: NLP-only (enrich_batch in P processes, multiprocessing, GC tuned as in a worker) and the
               pipeline with P worker processes, for P in --workers; plus the naive agent (bench/naive_agent.py,
-              one message at a time, --naive-events) next to the 1-worker pipeline. Order alternates between reps.
+              one message at a time, --naive-events) next to the 1-worker pipeline; with --enrich-variant, 1-worker
+              pipelines with other settings too. Order alternates between reps.
   passthrough per rep: SOCIALPULSE_WORKER__ENRICH=false with default settings and with each --pt-variant;
               once: ClickHouse 18.16's own Kafka table engine + materialized view on the same corpus.
   latency     1 worker: steady production at --latency-fraction of the measured max rate (enrich, and
@@ -247,6 +248,10 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             steps.append((f"nlp{p}", lambda p=p: nlp_only_run(corpus, n, p, batch=batch)))
             steps.append((f"pipe{p}", lambda p=p: pipeline_run(corpus_file, n, p, label=f"pipeline x{p}",
                                                                prewarm=args.prewarm)))
+        for v in args.enrich_variant:  # 1 worker, other settings, next to the defaults in the same rep
+            env = dict(kv.split("=", 1) for kv in v.split(","))
+            steps.append((f"pipe1 {v}", lambda env=env, v=v: pipeline_run(
+                corpus_file, n, 1, label=f"pipeline x1 {v}", env=env, prewarm=args.prewarm)))
         if args.naive_events:
             steps.insert(2, ("naive", lambda: pipeline_run(
                 corpus_file, args.naive_events, 1, label="naive agent",
@@ -269,6 +274,14 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios,
             "stack_cpu_us_per_event": med([r[f"pipe{p}"].get("stack_cpu_us_per_event") or float("nan")
                                            for r in reps])}
+    for v in args.enrich_variant:
+        ratios = [r[f"pipe1 {v}"]["steady_rate"] / r["nlp1"]["rate"] for r in reps
+                  if "nlp1" in r]
+        summary["variants"] = summary.get("variants", {})
+        summary["variants"][v] = {
+            "pipeline_steady": med([r[f"pipe1 {v}"]["steady_rate"] for r in reps]), "ratios_vs_nlp1": ratios,
+            "ratio_median": med(ratios) if ratios else None,
+            "cpu_us_per_event": med([r[f"pipe1 {v}"].get("cpu_us_per_event") or float("nan") for r in reps])}
     if args.naive_events and 1 in args.workers:
         naive = [r["naive"]["steady_rate"] for r in reps]
         ratios = [r["pipe1"]["steady_rate"] / r["naive"]["steady_rate"] for r in reps]
@@ -605,6 +618,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
                     help="extra pass-through setting variants measured side by side with the defaults "
                          "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=1024 and =2000 (bigger enrich batches)")
+    ap.add_argument("--enrich-variant", action="append", default=[], metavar="ENV=V[,ENV=V]",
+                    help="enrich: also run a 1-worker pipeline with these settings in every rep (repeatable), side "
+                         "by side with the defaults; its ratio is taken against that rep's 1-process NLP-only run")
     ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
                     help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",

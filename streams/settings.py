@@ -76,6 +76,11 @@ class WorkerSettings(_Section):
     # ~10k decoded events alive, and at 700 every collection of the older generations walks them all again:
     # ~40 µs of CPU per event (bench/RESULTS.md). 0 keeps Python's defaults.
     gc_threshold: int = Field(default=50_000, ge=0)
+    # How long a thread may hold the GIL before a waiting thread gets it (sys.setswitchinterval; CPython: 0.005 s).
+    # The NLP thread shares the GIL with the event loop and the sink's decode thread, and every hand-over costs
+    # it CPU: at 0.02 the 1-worker enrich pipeline ran 4-10 % faster in each of 3 side-by-side reps
+    # (bench/RESULTS.md); the event loop may wait up to this long, small next to the 1 s sink window.
+    switch_interval: float = Field(default=0.02, gt=0, le=1)
 
 
 class Settings(BaseSettings):

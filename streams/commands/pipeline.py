@@ -74,6 +74,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     tune_gc(settings.worker.gc_threshold)
+    sys.setswitchinterval(settings.worker.switch_interval)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     # At --loglevel warning or above Faust's terminal spinner sets the root logger to DEBUG (it spins per log
