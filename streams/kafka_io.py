@@ -135,7 +135,8 @@ class BatchConsumer(Service):
             client_id=f"{self.group_id}-{os.getpid()}", enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=int(kafka.session_timeout_seconds * 1000),
             heartbeat_interval_ms=int(min(3.0, kafka.session_timeout_seconds / 3) * 1000),
-            max_poll_records=self._size,
+            max_poll_records=self._size, fetch_min_bytes=kafka.fetch_min_bytes,
+            fetch_max_wait_ms=kafka.fetch_max_wait_ms,
         )
         self._consumer.subscribe([self.topic], listener=_WaitForBatch(self))
         await self._consumer.start()
