@@ -173,6 +173,13 @@ spawn() { # spawn SERVICE LOGFILE CMD...
     # 9>&-: the child must not inherit stack.sh's lock descriptor (it would hold the lock for its lifetime).
     setsid "$@" </dev/null >>"$logf" 2>&1 9>&- &
     pid=$!
+    # Until the child has exec'd, /proc/PID/cmdline is still this script's, and running_pid would take the
+    # service for dead (seen on a loaded machine: "prometheus: the process exited during start-up").
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && [[ "$(cmdline_of "$pid")" != *"$(marker_of "$svc")"* ]] && ((waited < 50)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
     echo "$pid" >"$(pid_file_of "$svc")"
 }
 
