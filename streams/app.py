@@ -31,7 +31,7 @@ from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
 from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
-from streams.runtime import freeze_heap
+from streams.runtime import freeze_heap, run_cpu_bound
 from streams.settings import Settings, consumer_groups
 from streams.steps import (
     Destination,
@@ -143,8 +143,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         pending: list[asyncio.Future[Any]] = []
 
         async def step() -> None:
-            out = await asyncio.to_thread(enrich_records, records, models=models[0], limits=limits,
-                                          now=wiring.clock(), metrics=metrics)
+            out = await run_cpu_bound(enrich_records, records, models=models[0], limits=limits,
+                                      now=wiring.clock(), metrics=metrics, offload=settings.worker.offload_cpu)
             messages[:] = [(topic_of[m.destination], m.key, m.value) for m in out]
             pending[:] = await producer.enqueue(messages)
 
@@ -169,7 +169,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
 
         async def step() -> None:
             result = await sink_records(records, writer=events_writer, table=events_table, now=wiring.clock(),
-                                        metrics=metrics)
+                                        metrics=metrics, offload=settings.worker.offload_cpu)
             await send_all(result.dead_letters)
             done.append(result)
 

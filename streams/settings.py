@@ -87,6 +87,10 @@ class WorkerSettings(_Section):
     # it CPU: at 0.02 the 1-worker enrich pipeline ran 4-10 % faster in each of 3 side-by-side reps
     # (bench/RESULTS.md); the event loop may wait up to this long, small next to the 1 s sink window.
     switch_interval: float = Field(default=0.02, gt=0, le=1)
+    # Run NLP and the sink's decoding in threads (true) or on the event loop (false). Threads share the GIL, so
+    # they add hand-overs, not parallelism: on the loop the 1-worker enrich pipeline ran 1.10-1.43x faster in 5
+    # of 6 side-by-side reps (bench/RESULTS.md). The loop then pauses for one enrich batch at a time.
+    offload_cpu: bool = False
 
 
 class Settings(BaseSettings):

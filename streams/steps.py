@@ -6,7 +6,6 @@ Data errors come back as dead letters; only infrastructure failures raise.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -23,6 +22,7 @@ from streams import codec
 from streams.clickhouse.rows import DEAD_LETTER_COLUMNS, EVENT_COLUMNS, dead_letter_row, event_row
 from streams.clickhouse.writer import RowWriter
 from streams.metrics import Metrics
+from streams.runtime import run_cpu_bound
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,15 @@ class SinkResult:
 
 async def sink_records(
     records: Sequence[KafkaRecord], *, writer: RowWriter, table: str, now: datetime, metrics: Metrics,
+    offload: bool = False,
 ) -> SinkResult:
     """Insert enriched events as rows; dead letters for unreadable records and rejected rows.
 
     Raises only when the writer does (it retries retriable failures itself), so the batch is not acked.
+    `offload` decodes in a thread instead of on the event loop (streams.runtime.run_cpu_bound).
     """
     metrics.events_in.labels(agent="clickhouse_sink").inc(len(records))
-    # Decoding 10k events takes ~0.1-1 s of CPU: off the event loop, so heartbeats and other stages go on.
-    rows, row_records, events, out = await asyncio.to_thread(_event_rows, records, now, metrics)
+    rows, row_records, events, out = await run_cpu_bound(_event_rows, records, now, metrics, offload=offload)
     started = time.perf_counter()
     rejected = await writer.insert(table, EVENT_COLUMNS, rows, dedup_token=batch_token(row_records))
     metrics.insert_seconds.labels(table="events").observe(time.perf_counter() - started)

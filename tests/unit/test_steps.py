@@ -4,6 +4,8 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from streams import codec
 from streams.clickhouse.rows import EVENT_COLUMNS
 from streams.clickhouse.writer import InMemoryWriter
@@ -49,14 +51,16 @@ def test_steps_enrich_passes_good_events_and_dead_letters_poison_with_original_b
                                              {"code": "invalid_json", "stage": "decode"}) == 1
 
 
-def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records():
+@pytest.mark.parametrize("offload", [False, True])
+def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records(offload):
     metrics = Metrics.create()
     enriched = enrich_records(records([json.dumps(raw_event(str(i))).encode() for i in range(3)]),
                               models=None, limits=codec.Limits(), now=NOW, metrics=metrics)
     writer = InMemoryWriter(reject=lambda row: "Type mismatch" if row[0] == "mastodon:2" else None)
     sink_in = [Record("social.enriched.v1", 0, i, o.key, o.value) for i, o in enumerate(enriched)]
     sink_in.append(Record("social.enriched.v1", 0, 3, None, b"not json"))
-    result = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics))
+    result = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics,
+                                      offload=offload))
     assert sorted(row[0] for row in writer.tables["db.events"]) == ["mastodon:0", "mastodon:1"]
     assert len(writer.tables["db.events"][0]) == len(EVENT_COLUMNS)
     # the spike detector gets exactly the stored events, with their partitions
