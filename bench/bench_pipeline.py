@@ -293,13 +293,11 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
     return {"summary": summary, "reps": reps}
 
 
-def kafka_engine_run(pipe_corpus_file: Path, n: int, *, block_size: int, timeout: float = 120.0) -> dict[str, Any]:
+def kafka_engine_run(pipe_corpus_file: Path, n: int, timeout: float = 120.0) -> dict[str, Any]:
     """ClickHouse's own Kafka engine + MV into a MergeTree, consuming the same pre-produced corpus.
 
-    It writes a block every `block_size` rows (kafka_max_block_size; our sink's batches are 10k rows), so the
-    rate from the first block to the last is a steady rate, not one flush. 18.16's consumer starts at the log end
-    when its group has no committed offset (librdkafka's default auto.offset.reset), so offset 0 is committed for
-    its group first (kafka-python admin)."""
+    18.16's consumer starts at the log end when its group has no committed offset (librdkafka's default
+    auto.offset.reset), so offset 0 is committed for its group first (kafka-python admin)."""
     from kafka import KafkaAdminClient, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -319,7 +317,7 @@ def kafka_engine_run(pipe_corpus_file: Path, n: int, *, block_size: int, timeout
         cols = "event_id String, network String, kind String, native_id String, text String, created_at String"
         ch.execute(f"CREATE TABLE {db}.ke_target ({cols}) ENGINE = MergeTree ORDER BY event_id")
         ch.execute(f"CREATE TABLE {db}.ke_queue ({cols}) ENGINE = Kafka('{pipe.settings.kafka.bootstrap_servers}', "
-                   f"'{topic}', '{group}', 'JSONEachRow') SETTINGS kafka_max_block_size = {block_size}")
+                   f"'{topic}', '{group}', 'JSONEachRow')")
         t0 = time.monotonic()
         ch.execute(f"CREATE MATERIALIZED VIEW {db}.ke_mv TO {db}.ke_target AS SELECT * FROM {db}.ke_queue")
         first: tuple[float, int] | None = None
@@ -335,10 +333,10 @@ def kafka_engine_run(pipe_corpus_file: Path, n: int, *, block_size: int, timeout
             time.sleep(0.1)
         assert first is not None
         steady = (count - first[1]) / (now - first[0]) if now > first[0] else float("inf")
-        result = {"events": n, "block_size": block_size, "wall_rate": count / (now - t0), "steady_rate": steady,
-                  "first_rows": first[1], "warmup_s": first[0] - t0}
-        log(f"  {'ClickHouse Kafka engine':<28} steady {steady:8.0f} ev/s  wall {result['wall_rate']:8.0f} ev/s  "
-            f"first rows {first[1]} after {first[0] - t0:.1f}s")
+        result = {"events": n, "wall_rate": count / (now - t0), "steady_rate": steady, "first_rows": first[1],
+                  "warmup_s": first[0] - t0}
+        log(f"  {'ClickHouse Kafka engine':<28} wall {result['wall_rate']:8.0f} ev/s  first rows {first[1]} "
+            f"after {first[0] - t0:.1f}s")
         ch.execute(f"DROP TABLE {db}.ke_mv")
         ch.execute(f"DROP TABLE {db}.ke_queue")
         return result
@@ -375,7 +373,7 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
         reps.append({name: pipeline_run(corpus_file, n, workers[name], enrich=False, env=variants[name],
                                         command=commands[name], label=f"pass-through {name}",
                                         prewarm=args.prewarm if workers[name] > 1 else 0) for name in names})
-    engine = kafka_engine_run(corpus_file, n, block_size=args.ke_block_size) if args.kafka_engine else None
+    engine = kafka_engine_run(corpus_file, n) if args.kafka_engine else None
     summary: dict[str, Any] = {"events": n, "runs": args.runs, "variants": {}}
     base = [r["default"]["steady_rate"] for r in reps]
     for name in variants:
@@ -640,8 +638,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "every rep, side by side with this one")
     ap.add_argument("--no-kafka-engine", dest="kafka_engine", action="store_false",
                     help="skip the ClickHouse Kafka table engine comparison")
-    ap.add_argument("--ke-block-size", type=int, default=10_000,
-                    help="Kafka engine: kafka_max_block_size, rows per block it writes (default 10000, as our sink)")
     ap.add_argument("--latency-runs", type=int, default=2, help="latency repetitions (default 2)")
     ap.add_argument("--latency-seconds", type=float, default=20.0, help="steady production time per latency run")
     ap.add_argument("--latency-fraction", type=float, default=0.5, help="fraction of the max rate (default 0.5)")

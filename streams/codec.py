@@ -347,8 +347,6 @@ def decode_enriched(value: bytes | None) -> EnrichedEvent:
     return decode_model(value, EnrichedEvent)
 
 
-
-
 def read_enriched(value: bytes | None) -> EnrichedEvent:
     """decode_enriched for the sink's hot path: the msgspec mirror of the event (schemas/fast.py; same fields,
     read-only, no model methods), or, for anything the mirror refuses, decode_enriched's model or CodecError."""

@@ -35,9 +35,9 @@ class KafkaSettings(_Section):
     producer_linger_ms: int = Field(default=5, ge=0)
     producer_batch_bytes: int = Field(default=262_144, ge=1024)
     # The stage consumers' fetches: the broker answers once it has this many bytes or waited this long. With
-    # Kafka's defaults (1 byte / 500 ms) every few new records wake the event loop, which takes the GIL from the
-    # NLP thread: 64 KiB / 100 ms ran the 1-worker enrich pipeline 3-8 % faster in 3 side-by-side reps
-    # (bench/RESULTS.md), for at most 100 ms more latency per stage when traffic is light.
+    # Kafka's defaults (1 byte / 500 ms) every few new records wake the event loop: 64 KiB / 100 ms ran the
+    # 1-worker enrich pipeline (NLP then in a thread) 3-8 % faster in 3 side-by-side reps, pass-through ~7 %
+    # slower (bench/RESULTS.md); at most 100 ms more latency per stage when traffic is light.
     fetch_min_bytes: int = Field(default=65_536, ge=1)
     fetch_max_wait_ms: int = Field(default=100, ge=0)
 
@@ -83,13 +83,14 @@ class WorkerSettings(_Section):
     # ~40 µs of CPU per event (bench/RESULTS.md). 0 keeps Python's defaults.
     gc_threshold: int = Field(default=50_000, ge=0)
     # How long a thread may hold the GIL before a waiting thread gets it (sys.setswitchinterval; CPython: 0.005 s).
-    # The NLP thread shares the GIL with the event loop and the sink's decode thread, and every hand-over costs
-    # it CPU: at 0.02 the 1-worker enrich pipeline ran 4-10 % faster in each of 3 side-by-side reps
-    # (bench/RESULTS.md); the event loop may wait up to this long, small next to the 1 s sink window.
+    # Threads here: the ClickHouse insert, and NLP when offloaded; every hand-over costs the thread holding the
+    # GIL CPU: at 0.02 the 1-worker enrich pipeline with NLP in a thread ran 4-10 % faster in each of 3
+    # side-by-side reps (bench/RESULTS.md); a waiting thread may wait up to this long.
     switch_interval: float = Field(default=0.02, gt=0, le=1)
     # Run NLP and the sink's decoding in threads (true) or on the event loop (false). Threads share the GIL, so
-    # they add hand-overs, not parallelism: on the loop the 1-worker enrich pipeline ran 1.10-1.43x faster in 5
-    # of 6 side-by-side reps (bench/RESULTS.md). The loop then pauses for one enrich batch at a time.
+    # they add hand-overs, not parallelism: on the loop the 1-worker enrich pipeline ran faster in 8 of 9
+    # side-by-side reps (median 1.14x) and pass-through 1.08x (bench/RESULTS.md). The loop then pauses for one
+    # enrich batch at a time (~0.3-0.5 s at 256 posts), well inside the session timeout.
     offload_cpu: bool = False
 
 
