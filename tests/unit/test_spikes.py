@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -294,3 +294,23 @@ def test_spikes_tracker_jumps_long_gaps_without_folding_every_minute():
     state = tracker.series[("topic", "nimbus")]
     assert len(state.counts) == DetectorConfig().baseline_buckets
     assert tracker.closed_until == tracker.bucket_start(T0 + timedelta(days=300) - timedelta(seconds=30))
+
+
+def test_spikes_tracker_buckets_are_utc_minutes_whatever_the_zone():
+    tracker = SpikeTracker(["nimbus"])
+    madrid = timezone(timedelta(hours=1))
+    start = tracker.bucket_start(datetime(2026, 11, 20, 13, 7, 42, tzinfo=madrid))
+    assert start == datetime(2026, 11, 20, 12, 7, tzinfo=UTC) and start.tzinfo is UTC
+    assert tracker.bucket_start(datetime(2026, 11, 20, 12, 7, 5, tzinfo=UTC)) is start  # reused
+
+
+def test_spikes_tracker_keeps_no_open_minute_before_closed_until():
+    # advance() returns early when the watermark's minute is already closed, which relies on this invariant
+    rng = random.Random(5)
+    tracker = SpikeTracker(["nimbus"], TrackerConfig(max_open_buckets=4))
+    for i in range(600):
+        at = T0 + timedelta(seconds=5 * i + rng.randrange(-90, 90))  # out of order across partitions, some late
+        tracker.observe(enriched(i, at), partition=rng.randrange(3), now=NOW)
+        if tracker.closed_until is not None:
+            assert all(minute >= tracker.closed_until for minute in tracker.open)
+    assert tracker.late_events > 0 and tracker.closed_until is not None
