@@ -215,16 +215,27 @@ class BenchPipeline:
         (value,), = self.clickhouse().execute(f"SELECT uniqExact(event_id) FROM {self.db}.events")
         return int(value)
 
+    def stored_rows(self) -> int:
+        """Rows in the events table, duplicates included: an upper bound of distinct_events, ~10x cheaper."""
+        (value,), = self.clickhouse().execute(f"SELECT count() FROM {self.db}.events")
+        return int(value)
+
     def wait_rows(self, expected: int, *, timeout: float, poll: float = 0.1,
                   on_poll: Callable[[], None] | None = None) -> RowTimeline:
-        """Poll uniqExact(event_id) every `poll` s until it reaches `expected`; first-row and done times."""
+        """Poll every `poll` s until uniqExact(event_id) reaches `expected`; first-row and done times.
+
+        Polls count() until it reaches `expected` and uniqExact(event_id) only from then on: the distinct count
+        cannot be there before, and uniqExact over the growing table, ten times a second, took ClickHouse CPU
+        from the pipeline it measures (17 vs 1.6 ms a query at 100k rows)."""
         started = time.monotonic()
         deadline = started + timeout
         first: tuple[float, int] | None = None
         value = 0
         while True:
             now = time.monotonic()
-            value = self.distinct_events()
+            value = self.stored_rows()
+            if value >= expected or (value > 0 and first is None):  # the rows the rates count are distinct
+                value = self.distinct_events()
             if value > 0 and first is None:
                 first = (now, value)
                 if on_poll is not None:

@@ -518,8 +518,17 @@ def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
     from streams import codec
     from streams.clickhouse.rows import EVENT_COLUMNS, event_row
     from streams.metrics import Metrics
+    from streams.runtime import freeze_heap, tune_gc
+    from streams.settings import Settings
     from streams.steps import Record, enrich_records, pass_through, sink_records
 
+    # as in a worker: with CPython's GC thresholds, collections walking the corpus and the decoded batches are
+    # charged to whichever step allocates
+    tune_gc(Settings().worker.gc_threshold)
+    freeze_heap()
+    # one loop for every async step: asyncio.run() restores its SIGINT handler on exit, and `signal` then builds
+    # a repr of the finished task, result included (~40 µs per event of a sink batch, not the worker's cost)
+    loop = asyncio.new_event_loop()
     n = min(args.profile_events, len(corpus))
     now = datetime.now(UTC)
     limits = codec.Limits()
@@ -564,13 +573,13 @@ def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
                 async def insert(self, table: str, columns: Any, rows: Any, **_: Any) -> list[Any]:
                     return []
 
-            timed("sink_records total without the insert (the sink agent's step)", lambda: asyncio.run(
+            timed("sink_records total without the insert (the sink agent's step)", lambda: loop.run_until_complete(
                 sink_records(sink_in, writer=_Writer(), table="x", now=now, metrics=metrics)))
         prof = cProfile.Profile()
         prof.enable()
         out = enrich_records(records[:5000], models=None, limits=limits, now=now, metrics=metrics)
-        asyncio.run(sink_records([Record("enriched", 0, i, o.key, o.value) for i, o in enumerate(out)],
-                                 writer=_Writer(), table="x", now=now, metrics=metrics))
+        loop.run_until_complete(sink_records([Record("enriched", 0, i, o.key, o.value) for i, o in enumerate(out)],
+                                             writer=_Writer(), table="x", now=now, metrics=metrics))
         prof.disable()
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
@@ -579,6 +588,7 @@ def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
             log(f"  {v:8.1f} µs/event  {1e6 / v:9.0f} ev/s  {k}")
         return {"events": n, "runs": args.runs, "us_per_event": per_event_us, "cprofile_top": buf.getvalue()}
     finally:
+        loop.close()
         pipe.cleanup()
 
 
