@@ -32,7 +32,7 @@ from streams.clickhouse.writer import ClickHouseWriter, RowWriter
 from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime import freeze_heap, run_cpu_bound
-from streams.settings import Settings, consumer_groups
+from streams.settings import Settings, consumer_groups, enrich_batch_size
 from streams.steps import (
     Destination,
     Outgoing,
@@ -178,7 +178,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
 
     stages = [
         BatchConsumer(kafka, name="enrich", topic=kafka.raw_topic, group_id=groups[kafka.raw_topic],
-                      size=nlp.batch_size, within=nlp.batch_seconds, handle=enrich, prepare=load_models_once),
+                      size=enrich_batch_size(settings), within=nlp.batch_seconds, handle=enrich,
+                      prepare=load_models_once),
         BatchConsumer(kafka, name="clickhouse_sink", topic=kafka.enriched_topic,
                       group_id=groups[kafka.enriched_topic], size=ch.insert_batch_rows,
                       within=ch.insert_batch_seconds, handle=clickhouse_sink),

@@ -79,6 +79,11 @@ class WorkerSettings(_Section):
     web_port: int = Field(default=6066, ge=0)
     data_dir: Path = REPO_ROOT / ".local" / "worker"
     enrich: bool = True  # false = pass-through (benchmarks): no NLP, only decode → enriched shape
+    # The enrich stage's batch cap in pass-through. NLP's batch_size (256) bounds a batch's NLP time; without NLP
+    # a batch of 2,048 takes ~25 ms, and per-batch costs (an offset commit, a produce request per partition)
+    # dominate: 1 worker ran 15.5k vs 11.0k ev/s with 256 (3 side-by-side reps, bench/RESULTS.md). Batches still
+    # close after nlp.batch_seconds, so light traffic waits no longer.
+    passthrough_batch_size: int = Field(default=2048, ge=1)
     # Young-generation threshold of Python's cyclic garbage collector (CPython's default: 700). A sink batch keeps
     # ~10k decoded events alive, and at 700 every collection of the older generations walks them all again:
     # ~40 µs of CPU per event (bench/RESULTS.md). 0 keeps Python's defaults.
@@ -112,6 +117,11 @@ class Settings(BaseSettings):
         if len(set(topics)) != len(topics):
             raise ValueError(f"Kafka topics must be distinct, got {topics}")
         return self
+
+
+def enrich_batch_size(settings: Settings) -> int:
+    """The enrich stage's batch cap: NLP's batch, or the larger pass-through batch when enrichment is off."""
+    return settings.nlp.batch_size if settings.worker.enrich else settings.worker.passthrough_batch_size
 
 
 def consumer_groups(settings: Settings) -> dict[str, str]:
