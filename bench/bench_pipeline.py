@@ -494,8 +494,9 @@ def exp_latency(args: argparse.Namespace, corpus: Corpus, corpus_file: Path,
     out: dict[str, Any] = {"enrich_max_rate_used": enrich_max, "passthrough_max_rate_used": pt_max, "runs": []}
     for rep in range(args.latency_runs):
         log(f"latency rep {rep + 1}/{args.latency_runs}")
-        out["runs"].append(latency_run(corpus, corpus_file, enrich=True, rate=enrich_max * args.latency_fraction,
-                                       seconds=args.latency_seconds, env=args.latency_env))
+        if args.latency_enrich:
+            out["runs"].append(latency_run(corpus, corpus_file, enrich=True, rate=enrich_max * args.latency_fraction,
+                                           seconds=args.latency_seconds, env=args.latency_env))
         if args.latency_passthrough:
             out["runs"].append(latency_run(corpus, corpus_file, enrich=False, seconds=args.latency_seconds,
                                            rate=min(pt_max * args.latency_fraction, args.latency_max_rate),
@@ -657,6 +658,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="settings for the latency workers, e.g. SOCIALPULSE_NLP__BATCH_SECONDS=0.2")
     ap.add_argument("--no-latency-passthrough", dest="latency_passthrough", action="store_false",
                     help="measure latency in enrich mode only")
+    ap.add_argument("--no-latency-enrich", dest="latency_enrich", action="store_false",
+                    help="measure latency in pass-through mode only")
     ap.add_argument("--enrich-max-rate", type=float, default=250.0,
                     help="1-worker enrich max rate used for latency when the enrich experiment is not run")
     ap.add_argument("--passthrough-max-rate", type=float, default=3000.0,
