@@ -231,9 +231,11 @@ class BenchPipeline:
         deadline = started + timeout
         first: tuple[float, int] | None = None
         value = 0
+        samples: list[tuple[float, int]] = []
         while True:
             now = time.monotonic()
             value = self.stored_rows()
+            samples.append((now, value))
             if value >= expected or (value > 0 and first is None):  # the rows the rates count are distinct
                 value = self.distinct_events()
             if value > 0 and first is None:
@@ -243,7 +245,7 @@ class BenchPipeline:
             if value >= expected:
                 assert first is not None
                 return RowTimeline(started=started, first_at=first[0], first_rows=first[1], done_at=now,
-                                   rows=value)
+                                   rows=value, samples=tuple(samples))
             if now > deadline:
                 raise TimeoutError(f"{self.db}.events has {value} of {expected} events after {timeout:.0f}s")
             self.check_workers()
@@ -274,11 +276,26 @@ class RowTimeline:
     first_rows: int
     done_at: float
     rows: int
+    samples: tuple[tuple[float, int], ...] = ()  # (time, rows stored) at every poll
 
     @property
     def steady_rate(self) -> float:
         """events/s from the first row to all rows: excludes start-up, model load and the first batch."""
         return (self.rows - self.first_rows) / max(self.done_at - self.first_at, 1e-9)
+
+    def middle_rate(self, low: float = 0.1, high: float = 0.9) -> float | None:
+        """events/s while the rows stored went from `low` to `high` of those the run added: the pipeline's pace
+        without its start and its tail (the last rows wait up to a sink window plus an insert after the NLP has
+        finished, a fixed ~1-1.5 s that steady_rate spreads over the run). Rows arrive in insert-sized steps:
+        the rate is taken between the first polls that saw each mark, both just after a step."""
+        def first_poll_with(rows: float) -> tuple[float, int] | None:
+            return next(((t, n) for t, n in self.samples if t >= self.first_at and n >= rows), None)
+
+        added = self.rows - self.first_rows
+        start, end = first_poll_with(self.first_rows + low * added), first_poll_with(self.first_rows + high * added)
+        if start is None or end is None or end[0] <= start[0]:
+            return None
+        return (end[1] - start[1]) / (end[0] - start[0])
 
     @property
     def wall_rate(self) -> float:

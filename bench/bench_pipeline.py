@@ -169,7 +169,7 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
             members.append(pipe.group_members())
             tl = pipe.wait_rows(prewarm + n, timeout=timeout)
             tl = RowTimeline(started=started, first_at=started, first_rows=prewarm, done_at=tl.done_at,
-                             rows=tl.rows)
+                             rows=tl.rows, samples=tl.samples)
         else:
             tl = pipe.wait_rows(n, timeout=timeout, on_poll=at_first_row)
         cpu_done, stack_done = workers_cpu(), stack_cpu_seconds()
@@ -181,13 +181,15 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         # the broker's and ClickHouse's CPU in the same window (with --prewarm it includes kcat's produce burst)
         stack_us = (stack_done - stack_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if stack_first else None
         result = {"label": label, "events": n, "workers": workers, "enrich": enrich, "env": env or {},
-                  "steady_rate": tl.steady_rate, "wall_rate": tl.wall_rate, "warmup_s": tl.warmup,
+                  "steady_rate": tl.steady_rate, "middle_rate": tl.middle_rate(), "wall_rate": tl.wall_rate,
+                  "warmup_s": tl.warmup,
                   "first_rows": tl.first_rows, "drain_s": tl.done_at - tl.first_at,
                   "members_at_first_row": members[0] if members else None, "vm_hwm_kib": hwm,
                   "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "stack_cpu_us_per_event": stack_us,
                   "produce_rate": produce_rate,
                   "tag": pipe.tag}
-        log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  wall {tl.wall_rate:8.0f} ev/s  "
+        log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  middle {tl.middle_rate() or 0:8.0f} ev/s  "
+            f"wall {tl.wall_rate:8.0f} ev/s  "
             f"warm-up {tl.warmup:5.1f}s  first rows {tl.first_rows}  members {result['members_at_first_row']}  "
             f"CPU {cpu_us or 0:6.0f} µs/event (Kafka+ClickHouse {stack_us or 0:4.0f})  "
             f"VmHWM {[h // 1024 if h else None for h in hwm]} MiB")
@@ -266,9 +268,12 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
         ratios = [a / b for a, b in zip(pipe, nlp, strict=True)]
         cpu_ratios = [r[f"nlp{p}"]["cpu_us_per_event"] / r[f"pipe{p}"]["cpu_us_per_event"] for r in reps
                       if r[f"pipe{p}"].get("cpu_us_per_event")]
+        # the same ratio from the pipeline's middle rate (its start and its sink tail left out; see middle_rate)
+        middle = [(r[f"pipe{p}"]["middle_rate"] or float("nan")) / r[f"nlp{p}"]["rate"] for r in reps]
         summary["by_workers"][p] = {"pipeline_steady": med(pipe), "pipeline_wall": med(
             [r[f"pipe{p}"]["wall_rate"] for r in reps]), "nlp_only": med(nlp), "ratio_median": med(ratios),
             "ratios": ratios, "pipeline_all": pipe, "nlp_all": nlp,
+            "middle_ratio_median": med(middle), "middle_ratios": middle,
             "pipeline_cpu_us_per_event": med([r[f"pipe{p}"].get("cpu_us_per_event") or float("nan") for r in reps]),
             "nlp_cpu_us_per_event": med([r[f"nlp{p}"]["cpu_us_per_event"] for r in reps]),
             "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios,
@@ -380,6 +385,8 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
         rates = [r[name]["steady_rate"] for r in reps]
         summary["variants"][name] = {
             "env": variants[name], "steady": med(rates), "wall": med([r[name]["wall_rate"] for r in reps]),
+            "middle": med([r[name]["middle_rate"] or float("nan") for r in reps]),
+            "middle_all": [r[name]["middle_rate"] for r in reps],
             "all": rates, "ratio_vs_default": med([a / b for a, b in zip(rates, base, strict=True)]),
             "vm_hwm_mib": med([r[name]["vm_hwm_kib"][0] / 1024 for r in reps if r[name]["vm_hwm_kib"][0]]),
             "thread_cpu_s": reps[-1][name]["thread_cpu_s_worker0"],
