@@ -65,7 +65,7 @@ class NlpSettings(_Section):
     languages: tuple[str, ...] = ("en", "es")
     topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
     # Enrich batches: at most this many events. 1024 made the enrich pipeline slower than 256 (494 vs 557-587 ev/s,
-    # more CPU per event) and pass-through no faster in a 3-rep A/B (bench/RESULTS.md).
+    # more CPU per event; bench/RESULTS.md). Without NLP the stage uses worker.passthrough_batch_size instead.
     batch_size: int = Field(default=256, ge=1)
     # Latency: an event waits up to this long for its batch to fill, then again up to the sink's insert window.
     batch_seconds: float = Field(default=0.2, gt=0)
