@@ -39,6 +39,7 @@ at the end of every run (also on failure).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import json
@@ -405,10 +406,37 @@ def baseline_worker_command(tree: str) -> list[str]:
     return ["bash", "-c", f'cd "{root}" && exec "{sys.executable}" -m streams.cli worker --loglevel warning']
 
 
+async def paced_send(pipe: BenchPipeline, corpus: Corpus, first: int, total: int, rate: float,
+                     sent: dict[str, float]) -> float:
+    """Send corpus[first:first+total] at `rate` events/s, stamping each with the time it was handed to the
+    producer; returns the rate achieved. The pipeline's own batch producer: kafka-python's send() took ~0.8 of a
+    core at 6k events/s, more than the pass-through worker it measured, on a 2-core machine."""
+    from streams.kafka_io import BatchProducer, acknowledged
+
+    producer = BatchProducer(pipe.settings.kafka, client_id="sp-bench-latency")
+    await producer.start()
+    try:
+        topic, pending, done = pipe.settings.kafka.raw_topic, [], 0
+        t0 = time.monotonic()
+        while done < total:
+            due = min(total, int((time.monotonic() - t0) * rate) + 1)
+            if due > done:
+                now = time.time()
+                batch = [(topic, corpus.keys[j], corpus.values[j]) for j in range(first + done, first + due)]
+                for _, key, _ in batch:
+                    sent[key.decode()] = now
+                pending += await producer.enqueue(batch)
+                done = due
+            await asyncio.sleep(0.005)
+        achieved = total / (time.monotonic() - t0)
+        await acknowledged(pending)
+        return achieved
+    finally:
+        await producer.stop()
+
+
 def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float, seconds: float,
                 warm: int = 200, env: dict[str, str] | None = None) -> dict[str, Any]:
-    from streams.sources.replay import make_producer
-
     pipe = BenchPipeline(partitions=4, extra_env=env or {})
     try:
         pipe.setup()
@@ -450,20 +478,15 @@ def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float,
 
         th = threading.Thread(target=poller, daemon=True)
         th.start()
-        producer = make_producer(pipe.settings.kafka.bootstrap_servers, linger_ms=5)
-        topic = pipe.settings.kafka.raw_topic
+        # CPU over the send window: the worker's, the broker's and ClickHouse's, and this process's (producer and
+        # poller), to tell a slow worker from a starved one
+        cpu0 = (sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time())
         t0 = time.monotonic()
-        for i in range(total):
-            due = t0 + i / rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            j = warm + i
-            sent[corpus.keys[j].decode()] = time.time()
-            producer.send(topic, value=corpus.values[j], key=corpus.keys[j])
-        achieved = total / (time.monotonic() - t0)
-        producer.flush(timeout=60)
-        producer.close(timeout=10)
+        achieved = asyncio.run(paced_send(pipe, corpus, warm, total, rate, sent))
+        window = time.monotonic() - t0
+        cores = [(now - then) / window for now, then in zip(
+            (sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time()), cpu0,
+            strict=True)]
         done.set()
         th.join(timeout=120)
         hwm = vm_hwm_kib(worker.pid)
@@ -482,11 +505,13 @@ def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float,
                   "missing": missing, "p50_s": pct(0.5), "p90_s": pct(0.9), "p99_s": pct(0.99),
                   "max_s": lat[-1] if lat else float("nan"), "vm_hwm_kib": hwm,
                   # a p50 that grows from the first to the last quarter means a backlog: the rate is not sustained
-                  "p50_first_quarter_s": p50_first_q, "p50_last_quarter_s": p50_last_q}
+                  "p50_first_quarter_s": p50_first_q, "p50_last_quarter_s": p50_last_q,
+                  "cores_worker_stack_harness": cores}
         log(f"  latency {'enrich' if enrich else 'pass-through':<12} at {rate:.0f} ev/s (sent {achieved:.0f}/s): "
             f"p50 {result['p50_s']:.2f}s p90 {result['p90_s']:.2f}s p99 {result['p99_s']:.2f}s "
             f"max {result['max_s']:.2f}s missing {missing}  p50 1st/last quarter {p50_first_q:.2f}/{p50_last_q:.2f}s  "
-            f"VmHWM {hwm and hwm // 1024} MiB")
+            f"VmHWM {hwm and hwm // 1024} MiB  cores: worker {cores[0]:.2f} Kafka+ClickHouse {cores[1]:.2f} "
+            f"bench {cores[2]:.2f}")
         return result
     finally:
         pipe.cleanup()
@@ -520,7 +545,6 @@ def exp_latency(args: argparse.Namespace, corpus: Corpus, corpus_file: Path,
 
 def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
     """Where a pass-through worker's step time goes, stage by stage, in this process."""
-    import asyncio
 
     from schemas.events import EnrichedEvent, RawEvent
     from streams import codec
