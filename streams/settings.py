@@ -81,8 +81,8 @@ class WorkerSettings(_Section):
     enrich: bool = True  # false = pass-through (benchmarks): no NLP, only decode → enriched shape
     # The enrich stage's batch cap in pass-through. NLP's batch_size (256) bounds a batch's NLP time; without NLP
     # a batch of 2,048 takes ~25 ms, and per-batch costs (an offset commit, a produce request per partition)
-    # dominate: 1 worker ran 15.5k vs 11.0k ev/s with 256 (3 side-by-side reps, bench/RESULTS.md). Batches still
-    # close after nlp.batch_seconds, so light traffic waits no longer.
+    # dominate: 1 worker was faster than with 256 in 7 of 9 side-by-side reps, median 1.15x (bench/RESULTS.md).
+    # Batches still close after nlp.batch_seconds, so light traffic waits no longer.
     passthrough_batch_size: int = Field(default=2048, ge=1)
     # Young-generation threshold of Python's cyclic garbage collector (CPython's default: 700). A sink batch keeps
     # ~10k decoded events alive, and at 700 every collection of the older generations walks them all again:
