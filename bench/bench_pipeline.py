@@ -181,15 +181,16 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         cpu_us = (cpu_done - cpu_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if cpu_first else None
         # the broker's and ClickHouse's CPU in the same window (with --prewarm it includes kcat's produce burst)
         stack_us = (stack_done - stack_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if stack_first else None
+        middle = tl.middle_rate()
         result = {"label": label, "events": n, "workers": workers, "enrich": enrich, "env": env or {},
-                  "steady_rate": tl.steady_rate, "middle_rate": tl.middle_rate(), "wall_rate": tl.wall_rate,
+                  "steady_rate": tl.steady_rate, "middle_rate": middle, "wall_rate": tl.wall_rate,
                   "warmup_s": tl.warmup,
                   "first_rows": tl.first_rows, "drain_s": tl.done_at - tl.first_at,
                   "members_at_first_row": members[0] if members else None, "vm_hwm_kib": hwm,
                   "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "stack_cpu_us_per_event": stack_us,
                   "produce_rate": produce_rate,
                   "tag": pipe.tag}
-        log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  middle {tl.middle_rate() or 0:8.0f} ev/s  "
+        log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  middle {middle or 0:8.0f} ev/s  "
             f"wall {tl.wall_rate:8.0f} ev/s  "
             f"warm-up {tl.warmup:5.1f}s  first rows {tl.first_rows}  members {result['members_at_first_row']}  "
             f"CPU {cpu_us or 0:6.0f} µs/event (Kafka+ClickHouse {stack_us or 0:4.0f})  "
@@ -478,15 +479,15 @@ def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float,
 
         th = threading.Thread(target=poller, daemon=True)
         th.start()
-        # CPU over the send window: the worker's, the broker's and ClickHouse's, and this process's (producer and
-        # poller), to tell a slow worker from a starved one
-        cpu0 = (sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time())
-        t0 = time.monotonic()
+        def cpu_seconds() -> tuple[float, float, float]:
+            # the worker's, the broker's and ClickHouse's, and this process's (producer and poller): over the send
+            # window they tell a slow worker from a starved one
+            return sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time()
+
+        cpu0, t0 = cpu_seconds(), time.monotonic()
         achieved = asyncio.run(paced_send(pipe, corpus, warm, total, rate, sent))
         window = time.monotonic() - t0
-        cores = [(now - then) / window for now, then in zip(
-            (sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time()), cpu0,
-            strict=True)]
+        cores = [(now - then) / window for now, then in zip(cpu_seconds(), cpu0, strict=True)]
         done.set()
         th.join(timeout=120)
         hwm = vm_hwm_kib(worker.pid)
@@ -669,7 +670,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "SOCIALPULSE_NLP__BATCH_SIZE)")
     ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
                     help="extra pass-through setting variants measured side by side with the defaults "
-                         "(repeatable). Default: SOCIALPULSE_NLP__BATCH_SIZE=1024 and =2000 (bigger enrich batches)")
+                         "(repeatable). Default: SOCIALPULSE_WORKER__PASSTHROUGH_BATCH_SIZE=256 (the enrich "
+                         "batch) and =4096")
     ap.add_argument("--enrich-variant", action="append", default=[], metavar="ENV=V[,ENV=V]",
                     help="enrich: also run a 1-worker pipeline with these settings in every rep (repeatable), side "
                          "by side with the defaults; its ratio is taken against that rep's 1-process NLP-only run")
@@ -703,7 +705,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error(f"unknown experiments {sorted(unknown)}; choose from {EXPERIMENTS}")
     args.latency_env = dict(kv.split("=", 1) for kv in args.latency_env.split(",") if kv)
     if args.pt_variant is None:
-        args.pt_variant = ["SOCIALPULSE_NLP__BATCH_SIZE=1024", "SOCIALPULSE_NLP__BATCH_SIZE=2000"]
+        # NLP__BATCH_SIZE does not apply without NLP: the pass-through batch does
+        args.pt_variant = [f"SOCIALPULSE_WORKER__PASSTHROUGH_BATCH_SIZE={n}" for n in (256, 4096)]
     if args.nlp_batch is None:
         from streams.settings import Settings
 
