@@ -176,3 +176,48 @@ def test_stack_prometheus_starts_with_the_given_config_and_stops(stack: Stack, t
         assert resp.status == 200
     stack.run("stop", "prometheus")
     assert stack.run("status", "prometheus", check=False).returncode == 3
+
+
+def _mount_source(path: Path) -> tuple[str, str] | None:
+    """(device, fstype) of the filesystem `path` is on."""
+    out = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE", "--target", str(path)],
+                         capture_output=True, text=True, check=False).stdout.split()
+    return (out[0], out[1]) if len(out) == 2 else None
+
+
+def _has_journal(device: str) -> bool:
+    return any(Path("/proc/fs/jbd2").glob(f"{Path(os.path.realpath(device)).name}-*"))
+
+
+def _image_expected(home: Path) -> bool:
+    """stack.sh's `auto` rule: ext4 without a journal, and root with loop devices."""
+    source = _mount_source(home)
+    return (os.geteuid() == 0 and Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
+            and source is not None and source[1] == "ext4" and not _has_journal(source[0]))
+
+
+# Last in the module: it deletes the ClickHouse data the tests above wrote.
+def test_stack_moves_clickhouse_data_onto_a_journaled_image_where_the_filesystem_has_none(stack: Stack) -> None:
+    if not _image_expected(stack.home):
+        pytest.skip("the home's filesystem has a journal (or no root/loop devices): the data stays in place")
+    data, image = stack.home / "clickhouse" / "data", stack.home / "clickhouse" / "data.ext4"
+    stack.run("clean", "clickhouse")
+    stack.run("up", "clickhouse", SOCIALPULSE_CLICKHOUSE_DATA_IMAGE="no")
+    assert not os.path.ismount(data) and not image.exists()
+    ch = stack.clickhouse()
+    ch.execute("CREATE TABLE default.before_image (x UInt8) ENGINE = MergeTree ORDER BY x")
+    ch.execute("INSERT INTO default.before_image VALUES", [(7,)])
+    stack.run("stop", "clickhouse")
+
+    up = stack.run("up", "clickhouse")  # auto: the data written so far moves into the image
+    assert "journaled ext4 image" in up.stdout
+    assert os.path.ismount(data)
+    device, fstype = _mount_source(data) or ("", "")
+    assert fstype == "ext4" and _has_journal(device)
+    assert stack.clickhouse().execute("SELECT x FROM default.before_image") == [(7,)]
+    assert "clickhouse data: journaled ext4 image" in stack.run("status").stdout
+
+    stack.run("stop", "clickhouse")  # stopping unmounts: nothing stays mounted after `make down`
+    assert not os.path.ismount(data) and not any(data.iterdir()) and image.exists()
+    stack.run("up", "clickhouse")
+    assert stack.clickhouse().execute("SELECT x FROM default.before_image") == [(7,)]
