@@ -4,6 +4,7 @@ ClickHouse polling and cleanup. No pytest here (tests/support.py fails tests; a 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,6 +110,27 @@ def stack_cpu_seconds() -> float:
     return total
 
 
+# The server's per-database data directories (<path>/data/<database>/ in ClickHouse 18.16).
+SERVER_DATABASES = Path(os.environ.get("SOCIALPULSE_HOME", REPO / ".local")) / "clickhouse" / "data" / "data"
+# A bench-only pseudo setting for variants (--enrich-variant, --pt-variant): the run's database's data goes in this
+# directory, symlinked into the server's, so runs on two filesystems can alternate on one server.
+DB_DIR_SETTING = "BENCH_CLICKHOUSE_DB_DIR"
+
+
+def place_database(db: str, directory: Path) -> None:
+    """Make `db`'s data directory a symlink to directory/db (before CREATE DATABASE: 18.16 takes a directory that
+    already exists as the database's)."""
+    target = directory.resolve() / db
+    target.mkdir(parents=True)
+    (SERVER_DATABASES / db).symlink_to(target)
+
+
+def release_database(db: str, directory: Path) -> None:
+    """After DROP DATABASE: the symlink and what is left behind it."""
+    (SERVER_DATABASES / db).unlink(missing_ok=True)
+    shutil.rmtree(directory.resolve() / db, ignore_errors=True)
+
+
 @dataclass
 class BenchPipeline:
     """One run's isolated pipeline: own topics, ClickHouse database, consumer group and worker processes."""
@@ -118,6 +140,7 @@ class BenchPipeline:
     log_dir: Path = REPO / ".local" / "bench"
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     workers: list[subprocess.Popen] = field(default_factory=list)  # type: ignore[type-arg]
+    db_dir: Path | None = None  # the database's data there instead of in the server's data directory
 
     def __post_init__(self) -> None:
         t = self.tag
@@ -142,6 +165,8 @@ class BenchPipeline:
         from streams.kafka_admin import ensure_topics
 
         ensure_topics(self.settings.kafka)
+        if self.db_dir:
+            place_database(self.db, self.db_dir)
         migrate(self.clickhouse(), self.db)
 
     def clickhouse(self):  # type: ignore[no-untyped-def]
@@ -158,6 +183,8 @@ class BenchPipeline:
             self.clickhouse().execute(f"DROP DATABASE IF EXISTS {self.db}")
         except Exception as exc:  # noqa: BLE001 - best effort, reported
             print(f"  cleanup: drop database {self.db} failed: {exc}", file=sys.stderr)
+        if self.db_dir:
+            release_database(self.db, self.db_dir)
         delete_topics_containing(self.settings.kafka.bootstrap_servers, self.tag)
         delete_groups_containing(self.settings.kafka.bootstrap_servers, self.tag)
         if self._ch is not None:

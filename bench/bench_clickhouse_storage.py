@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -35,10 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import streams.cli  # noqa: E402,F401 - one BLAS thread, as in a worker
-from bench._pipeline_support import build_corpus  # noqa: E402
+from bench._pipeline_support import SERVER_DATABASES, build_corpus, place_database, release_database  # noqa: E402
 
 SP_HOME = Path(os.environ.get("SOCIALPULSE_HOME", REPO / ".local"))
-SERVER_DATA = SP_HOME / "clickhouse" / "data" / "data"  # <path>/data/<database>/ in ClickHouse 18.16
 OUT_DIR = REPO / ".local" / "bench"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -75,10 +73,8 @@ def run_variant(name: str, directory: Path | None, rows: list[tuple[Any, ...]], 
     from streams.settings import Settings
 
     db = f"sp_storage_{uuid.uuid4().hex[:10]}"
-    target = directory / db if directory else None
-    if target:
-        target.mkdir(parents=True)
-        (SERVER_DATA / db).symlink_to(target)
+    if directory:
+        place_database(db, directory)
     client = connect(Settings().clickhouse)
     try:
         migrate(client, db)
@@ -98,9 +94,8 @@ def run_variant(name: str, directory: Path | None, rows: list[tuple[Any, ...]], 
     finally:
         client.execute(f"DROP DATABASE IF EXISTS {db}")
         client.disconnect()
-        if target:
-            (SERVER_DATA / db).unlink(missing_ok=True)
-            shutil.rmtree(target, ignore_errors=True)
+        if directory:
+            release_database(db, directory)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -123,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.dir:
         name, _, path = spec.partition("=")
         variants.append((name, Path(path).resolve()))
-    if not args.dir and os.path.ismount(SERVER_DATA.parent):
+    if not args.dir and os.path.ismount(SERVER_DATABASES.parent):
         variants.append(("rootfs", (OUT_DIR / "ch-rootfs").resolve()))
     rows = enriched_rows(args.rows)
     results: list[dict[str, Any]] = []
@@ -139,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  machine busy {summary[name]['machine_ms']:6.1f} ms per insert")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / f"clickhouse-storage-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"args": vars(args), "data_dir_mounted": os.path.ismount(SERVER_DATA.parent),
+    out.write_text(json.dumps({"args": vars(args), "data_dir_mounted": os.path.ismount(SERVER_DATABASES.parent),
                                "results": results, "median": summary}, indent=1))
     print(f"written {out}")
     return 0

@@ -16,8 +16,8 @@ Rates:
 Experiments (--only, comma-separated; default all), interleaved rep by rep so ratios are side by side:
   enrich      per rep: NLP-only (enrich_batch in P processes, multiprocessing, GC tuned as in a worker) and the
               pipeline with P worker processes, for P in --workers; plus the naive agent (bench/naive_agent.py,
-              one message at a time, --naive-events) next to the 1-worker pipeline; with --enrich-variant, 1-worker
-              pipelines with other settings too. Order alternates between reps.
+              one message at a time, --naive-events) next to the 1-worker pipeline; with --enrich-variant, pipelines
+              with other settings too (1 worker, or BENCH_WORKERS=N). Order alternates between reps.
   passthrough per rep: SOCIALPULSE_WORKER__ENRICH=false with default settings and with each --pt-variant;
               once: ClickHouse 18.16's own Kafka table engine + materialized view on the same corpus.
   latency     1 worker: steady production at --latency-fraction of the measured max rate (enrich, and
@@ -61,6 +61,7 @@ sys.path.insert(0, str(REPO))
 
 import streams.cli  # noqa: E402,F401 - one BLAS thread, as in a worker (set before numpy loads; children inherit it)
 from bench._pipeline_support import (  # noqa: E402
+    DB_DIR_SETTING,
     BenchPipeline,
     Corpus,
     RowTimeline,
@@ -71,6 +72,7 @@ from bench._pipeline_support import (  # noqa: E402
 )
 
 OUT_DIR = REPO / ".local" / "bench"
+WORKERS_SETTING = "BENCH_WORKERS"
 EXPERIMENTS = ("enrich", "passthrough", "latency", "profile", "wprofile")
 
 
@@ -132,7 +134,9 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
     prewarm > 0: the workers first process `prewarm` other events (so every worker has joined the group and
     loaded its models), then the n events are produced with kcat (well under a second) and the rate is
     n / (produce start → all rows): the "first row" is then the start of production."""
-    pipe = BenchPipeline(partitions=4, extra_env=env or {})
+    worker_env = dict(env or {})
+    db_dir = worker_env.pop(DB_DIR_SETTING, None)
+    pipe = BenchPipeline(partitions=4, extra_env=worker_env, db_dir=Path(db_dir) if db_dir else None)
     try:
         pipe.setup()
         if prewarm:
@@ -242,6 +246,11 @@ def nlp_only_run(corpus: Corpus, n: int, processes: int, *, batch: int) -> dict[
 # ---------------------------------------------------------------------------- experiments
 
 
+def variant_workers(env: dict[str, str]) -> int:
+    """A bench-only pseudo setting of --enrich-variant: how many workers the variant runs (default 1)."""
+    return int(env.pop(WORKERS_SETTING, "1"))
+
+
 def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> dict[str, Any]:
     n, batch = args.enrich_events, args.nlp_batch
     reps: list[dict[str, Any]] = []
@@ -252,10 +261,11 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             steps.append((f"nlp{p}", lambda p=p: nlp_only_run(corpus, n, p, batch=batch)))
             steps.append((f"pipe{p}", lambda p=p: pipeline_run(corpus_file, n, p, label=f"pipeline x{p}",
                                                                prewarm=args.prewarm)))
-        for v in args.enrich_variant:  # 1 worker, other settings, next to the defaults in the same rep
+        for v in args.enrich_variant:  # other settings, next to the defaults in the same rep
             env = dict(kv.split("=", 1) for kv in v.split(","))
-            steps.append((f"pipe1 {v}", lambda env=env, v=v: pipeline_run(
-                corpus_file, n, 1, label=f"pipeline x1 {v}", env=env, prewarm=args.prewarm)))
+            count = variant_workers(env)
+            steps.append((f"variant {v}", lambda env=env, v=v, count=count: pipeline_run(
+                corpus_file, n, count, label=f"pipeline x{count} {v}", env=env, prewarm=args.prewarm)))
         if args.naive_events:
             steps.insert(2, ("naive", lambda: pipeline_run(
                 corpus_file, args.naive_events, 1, label="naive agent",
@@ -282,13 +292,15 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             "stack_cpu_us_per_event": med([r[f"pipe{p}"].get("stack_cpu_us_per_event") or float("nan")
                                            for r in reps])}
     for v in args.enrich_variant:
-        ratios = [r[f"pipe1 {v}"]["steady_rate"] / r["nlp1"]["rate"] for r in reps
-                  if "nlp1" in r]
+        nlp = f"nlp{variant_workers(dict(kv.split('=', 1) for kv in v.split(',')))}"
+        ratios = [r[f"variant {v}"]["steady_rate"] / r[nlp]["rate"] for r in reps if nlp in r]
         summary["variants"] = summary.get("variants", {})
         summary["variants"][v] = {
-            "pipeline_steady": med([r[f"pipe1 {v}"]["steady_rate"] for r in reps]), "ratios_vs_nlp1": ratios,
+            "pipeline_steady": med([r[f"variant {v}"]["steady_rate"] for r in reps]), f"ratios_vs_{nlp}": ratios,
             "ratio_median": med(ratios) if ratios else None,
-            "cpu_us_per_event": med([r[f"pipe1 {v}"].get("cpu_us_per_event") or float("nan") for r in reps])}
+            "cpu_us_per_event": med([r[f"variant {v}"].get("cpu_us_per_event") or float("nan") for r in reps]),
+            "stack_cpu_us_per_event": med([r[f"variant {v}"].get("stack_cpu_us_per_event") or float("nan")
+                                           for r in reps])}
     if args.naive_events and 1 in args.workers:
         naive = [r["naive"]["steady_rate"] for r in reps]
         ratios = [r["pipe1"]["steady_rate"] / r["naive"]["steady_rate"] for r in reps]
@@ -671,10 +683,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pt-variant", action="append", default=None, metavar="ENV=V[,ENV=V]",
                     help="extra pass-through setting variants measured side by side with the defaults "
                          "(repeatable). Default: SOCIALPULSE_WORKER__PASSTHROUGH_BATCH_SIZE=256 (the enrich "
-                         "batch) and =4096")
+                         "batch) and =4096. In a variant, BENCH_CLICKHOUSE_DB_DIR=PATH puts the run's database's "
+                         "data in PATH (a symlink in the server's data directory), e.g. on another filesystem")
     ap.add_argument("--enrich-variant", action="append", default=[], metavar="ENV=V[,ENV=V]",
                     help="enrich: also run a 1-worker pipeline with these settings in every rep (repeatable), side "
-                         "by side with the defaults; its ratio is taken against that rep's 1-process NLP-only run")
+                         "by side with the defaults; its ratio is taken against that rep's 1-process NLP-only run "
+                         "(BENCH_CLICKHOUSE_DB_DIR as in --pt-variant; BENCH_WORKERS=N runs N workers, against "
+                         "the N-process NLP-only run, N in --workers)")
     ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
                     help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",

@@ -358,9 +358,9 @@ check_clickhouse() {
 # ext4 without a journal (the root filesystem of this project's VMs) checks, for every new inode, whether
 # the free inode it found was deleted in the last minute (six if its block is dirty) and then scans on
 # (fs/ext4/ialloc.c, recently_deleted(): only when there is no journal). ClickHouse creates and deletes
-# a few hundred files a second (a wide part per table per insert, merges), so that scan cost it 120-170 ms
-# of system CPU per sink insert, against 16-18 ms on a journaled ext4 image on the same disk
-# (bench/bench_clickhouse_storage.py, bench/RESULTS.md). A server on a journaled filesystem or XFS does
+# a few hundred files a second (a wide part per table per insert, merges): a sink insert cost the machine
+# 155 ms of CPU (the server's system time 87 ms) against 75 ms (18) on a journaled ext4 image on the same
+# disk (bench/bench_clickhouse_storage.py, bench/RESULTS.md). A server on a journaled filesystem or XFS does
 # not pay it; locally the data goes on a loop-mounted ext4 image with a journal when that can be done.
 fs_without_journal() { # DIR: true when DIR is on ext4 that has no journal
     local src fstype dev
@@ -398,10 +398,12 @@ clickhouse_data_on_image() {
         fi
         # data written before the image existed moves into it: nothing is left behind or lost
         if ! cp -a "$data/." "$staging/"; then
-            umount "$staging"
-            die "copying $data into $CH_IMAGE failed; the data is untouched in $data (remove $CH_IMAGE to retry)"
+            umount "$staging" && rmdir "$staging" && rm -f "$CH_IMAGE"
+            die "copying $data into a new image failed; the data is untouched in $data"
         fi
-        umount "$staging" && rmdir "$staging"
+        # one mount at a time: the same image mounted twice would be corrupted
+        umount "$staging" || die "could not unmount $staging; the data is untouched in $data"
+        rmdir "$staging"
         find "$data" -mindepth 1 -delete
     fi
     mount -o loop "$CH_IMAGE" "$data" ||
