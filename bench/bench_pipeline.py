@@ -726,8 +726,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         from streams.settings import Settings
 
         args.nlp_batch = Settings().nlp.batch_size
-    if args.enrich_events > args.events or args.naive_events > args.events:
-        ap.error("--enrich-events and --naive-events must not exceed --events (the corpus)")
+    # the warm-up events are the corpus's last ones: measured events overlapping them would be rows already stored
+    if max(args.enrich_events, args.naive_events) + args.prewarm > args.events:
+        ap.error("--enrich-events and --naive-events plus --prewarm must not exceed --events (the corpus)")
     return args
 
 
