@@ -379,7 +379,10 @@ clickhouse_data_on_image() {
     local data="$CH_DIR/data" staging="$CH_DIR/.image-staging"
     mountpoint -q "$data" 2>/dev/null && return 0
     case "$CH_DATA_IMAGE" in
-        no) return 0 ;;
+        no)
+            [[ ! -f "$CH_IMAGE" ]] || warn "SOCIALPULSE_CLICKHOUSE_DATA_IMAGE=no: the data in $CH_IMAGE is not used (unset it to use it again)"
+            return 0
+            ;;
         yes) can_loop_mount || die "SOCIALPULSE_CLICKHOUSE_DATA_IMAGE=yes needs root, /dev/loop-control and mkfs.ext4" ;;
         auto)
             # an image once made holds the data from then on, whatever the filesystem says now
@@ -408,7 +411,7 @@ clickhouse_data_on_image() {
     fi
     mount -o loop "$CH_IMAGE" "$data" ||
         die "mounting $CH_IMAGE on $data failed; ClickHouse's data is in that image (SOCIALPULSE_CLICKHOUSE_DATA_IMAGE)"
-    log "clickhouse data on a journaled ext4 image: $CH_IMAGE (SOCIALPULSE_CLICKHOUSE_DATA_IMAGE=no keeps it in $data)"
+    log "clickhouse data on a journaled ext4 image: $CH_IMAGE (mounted on $data; clean deletes it)"
 }
 
 release_clickhouse_data() {
