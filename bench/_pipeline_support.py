@@ -97,21 +97,26 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     return out
 
 
+# The local stack's home (deploy/local/stack.sh): its pid files and ClickHouse's data.
+SP_HOME = Path(os.environ.get("SOCIALPULSE_HOME", REPO / ".local"))
+# The server's per-database data directories (<path>/data/<database>/ in ClickHouse 18.16).
+SERVER_DATABASES = SP_HOME / "clickhouse" / "data" / "data"
+
+
+def service_pid(service: str) -> int | None:
+    """The pid stack.sh recorded for a local service (kafka, clickhouse), if any."""
+    try:
+        return int((SP_HOME / "run" / f"{service}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def stack_cpu_seconds() -> float:
     """CPU seconds (user+sys, all threads) the local Kafka broker and ClickHouse server have used so far: they
     share the machine's cores with the workers, so the bench reports their CPU per event too."""
-    total = 0.0
-    for service in ("kafka", "clickhouse"):
-        try:
-            pid = int((REPO / ".local" / "run" / f"{service}.pid").read_text().strip())
-            total += sum(thread_cpu_seconds(pid).values())
-        except (OSError, ValueError):
-            continue
-    return total
+    pids = [pid for service in ("kafka", "clickhouse") if (pid := service_pid(service)) is not None]
+    return sum(sum(thread_cpu_seconds(pid).values()) for pid in pids)
 
-
-# The server's per-database data directories (<path>/data/<database>/ in ClickHouse 18.16).
-SERVER_DATABASES = Path(os.environ.get("SOCIALPULSE_HOME", REPO / ".local")) / "clickhouse" / "data" / "data"
 # A bench-only pseudo setting for variants (--enrich-variant, --pt-variant): the run's database's data goes in this
 # directory, symlinked into the server's, so runs on two filesystems can alternate on one server.
 DB_DIR_SETTING = "BENCH_CLICKHOUSE_DB_DIR"

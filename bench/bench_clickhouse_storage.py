@@ -34,9 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import streams.cli  # noqa: E402,F401 - one BLAS thread, as in a worker
-from bench._pipeline_support import SERVER_DATABASES, build_corpus, place_database, release_database  # noqa: E402
+from bench._pipeline_support import (  # noqa: E402
+    SERVER_DATABASES,
+    build_corpus,
+    place_database,
+    release_database,
+    service_pid,
+)
 
-SP_HOME = Path(os.environ.get("SOCIALPULSE_HOME", REPO / ".local"))
 OUT_DIR = REPO / ".local" / "bench"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -113,7 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    pid = int((SP_HOME / "run" / "clickhouse.pid").read_text().strip())
+    pid = service_pid("clickhouse")
+    if pid is None:
+        raise SystemExit("no local ClickHouse pid file: start the stack first (make up)")
     variants: list[tuple[str, Path | None]] = [("server", None)]
     for spec in args.dir:
         name, _, path = spec.partition("=")

@@ -246,13 +246,15 @@ def nlp_only_run(corpus: Corpus, n: int, processes: int, *, batch: int) -> dict[
 # ---------------------------------------------------------------------------- experiments
 
 
-def variant_workers(env: dict[str, str]) -> int:
-    """A bench-only pseudo setting of --enrich-variant: how many workers the variant runs (default 1)."""
-    return int(env.pop(WORKERS_SETTING, "1"))
+def enrich_variant(spec: str) -> tuple[dict[str, str], int]:
+    """An --enrich-variant's worker settings, and how many workers it runs (the bench-only BENCH_WORKERS, default 1)."""
+    env = dict(kv.split("=", 1) for kv in spec.split(","))
+    return env, int(env.pop(WORKERS_SETTING, "1"))
 
 
 def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> dict[str, Any]:
     n, batch = args.enrich_events, args.nlp_batch
+    variants = {v: enrich_variant(v) for v in args.enrich_variant}
     reps: list[dict[str, Any]] = []
     for rep in range(args.runs):
         log(f"enrich rep {rep + 1}/{args.runs}")
@@ -261,9 +263,7 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             steps.append((f"nlp{p}", lambda p=p: nlp_only_run(corpus, n, p, batch=batch)))
             steps.append((f"pipe{p}", lambda p=p: pipeline_run(corpus_file, n, p, label=f"pipeline x{p}",
                                                                prewarm=args.prewarm)))
-        for v in args.enrich_variant:  # other settings, next to the defaults in the same rep
-            env = dict(kv.split("=", 1) for kv in v.split(","))
-            count = variant_workers(env)
+        for v, (env, count) in variants.items():  # other settings, next to the defaults in the same rep
             steps.append((f"variant {v}", lambda env=env, v=v, count=count: pipeline_run(
                 corpus_file, n, count, label=f"pipeline x{count} {v}", env=env, prewarm=args.prewarm)))
         if args.naive_events:
@@ -291,8 +291,8 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             "cpu_ratio_median": med(cpu_ratios), "cpu_ratios": cpu_ratios,
             "stack_cpu_us_per_event": med([r[f"pipe{p}"].get("stack_cpu_us_per_event") or float("nan")
                                            for r in reps])}
-    for v in args.enrich_variant:
-        nlp = f"nlp{variant_workers(dict(kv.split('=', 1) for kv in v.split(',')))}"
+    for v, (_, count) in variants.items():
+        nlp = f"nlp{count}"
         ratios = [r[f"variant {v}"]["steady_rate"] / r[nlp]["rate"] for r in reps if nlp in r]
         summary["variants"] = summary.get("variants", {})
         summary["variants"][v] = {
