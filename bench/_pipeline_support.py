@@ -66,15 +66,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def with_children(pid: int) -> list[int]:
+    """A live process and its children (a worker's NLP process, streams/enrich_process.py)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            pids.append(int(entry.name))
+    return pids
+
+
 def vm_hwm_kib(pid: int) -> int | None:
-    """Peak resident set size (VmHWM) of a live process, KiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    """Peak resident set size (VmHWM) of a live process, KiB; with its children, the sum of their peaks."""
+    total = None
+    for one in with_children(pid):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total = (total or 0) + int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user+sys) of a live process and its children."""
+    return sum(sum(thread_cpu_seconds(one).values()) for one in with_children(pid))
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:

@@ -66,6 +66,7 @@ from bench._pipeline_support import (  # noqa: E402
     Corpus,
     RowTimeline,
     build_corpus,
+    process_cpu_seconds,
     stack_cpu_seconds,
     thread_cpu_seconds,
     vm_hwm_kib,
@@ -159,7 +160,7 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         cpu_first: list[float] = []
 
         def workers_cpu() -> float:
-            return sum(sum(thread_cpu_seconds(w.pid).values()) for w in pipe.workers)
+            return sum(process_cpu_seconds(w.pid) for w in pipe.workers)
 
         stack_first: list[float] = []
 
@@ -494,7 +495,7 @@ def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float,
         def cpu_seconds() -> tuple[float, float, float]:
             # the worker's, the broker's and ClickHouse's, and this process's (producer and poller): over the send
             # window they tell a slow worker from a starved one
-            return sum(thread_cpu_seconds(worker.pid).values()), stack_cpu_seconds(), time.process_time()
+            return process_cpu_seconds(worker.pid), stack_cpu_seconds(), time.process_time()
 
         cpu0, t0 = cpu_seconds(), time.monotonic()
         achieved = asyncio.run(paced_send(pipe, corpus, warm, total, rate, sent))

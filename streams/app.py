@@ -29,6 +29,7 @@ from streams import codec
 from streams.alerting import install_alerting
 from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
+from streams.enrich_process import EnrichProcess, NlpOptions
 from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime import freeze_heap, run_cpu_bound
@@ -37,6 +38,7 @@ from streams.steps import (
     Destination,
     Outgoing,
     SinkResult,
+    count_enrich,
     enrich_records,
     sink_dead_letter_records,
     sink_records,
@@ -58,6 +60,8 @@ class Wiring:
     models_loader: Callable[[], EnrichmentModels]
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
+    # NLP in a child process (settings.worker.nlp_process); None: in this process, with `models_loader`'s models
+    enrich_process: Callable[[], EnrichProcess] | None = None
 
 
 def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
@@ -74,7 +78,14 @@ def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
         return load_models(profile=settings.nlp.profile, topics_path=settings.nlp.topics_path,
                            languages=settings.nlp.languages)
 
-    return Wiring(writer_factory=writer, models_loader=models, metrics=metrics)
+    def enrich_process() -> EnrichProcess:
+        options = NlpOptions(profile=settings.nlp.profile, topics_path=settings.nlp.topics_path,
+                             languages=settings.nlp.languages, max_text_chars=settings.nlp.max_text_chars,
+                             gc_threshold=settings.worker.gc_threshold)
+        return EnrichProcess(options)
+
+    return Wiring(writer_factory=writer, models_loader=models, metrics=metrics,
+                  enrich_process=enrich_process if settings.worker.nlp_process else None)
 
 
 def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
@@ -129,9 +140,10 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
                 await asyncio.sleep(delay)
 
     models: list[EnrichmentModels | None] = [None]
+    nlp_process = wiring.enrich_process() if settings.worker.enrich and wiring.enrich_process else None
 
     async def load_models_once() -> None:
-        if settings.worker.enrich and models[0] is None:
+        if settings.worker.enrich and nlp_process is None and models[0] is None:
             models[0] = await asyncio.to_thread(wiring.models_loader)
         if settings.worker.gc_threshold:
             freeze_heap()  # the models and libraries stay for the process's life: no collection walks them again
@@ -143,12 +155,15 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         pending: list[asyncio.Future[Any]] = []
 
         async def step() -> None:
-            out = await run_cpu_bound(enrich_records, records, models=models[0], limits=limits,
-                                      now=wiring.clock(), metrics=metrics, offload=settings.worker.offload_cpu)
+            if nlp_process is not None:
+                outcome = await asyncio.to_thread(nlp_process.enrich, records, wiring.clock())
+                count_enrich(outcome, metrics)
+                out = outcome.out
+            else:
+                out = await run_cpu_bound(enrich_records, records, models=models[0], limits=limits,
+                                          now=wiring.clock(), metrics=metrics, offload=settings.worker.offload_cpu)
             messages[:] = [(topic_of[m.destination], m.key, m.value) for m in out]
             pending[:] = await producer.enqueue(messages)
-
-        await retry_in_place("enrich", step)
 
         async def delivered() -> None:
             try:
@@ -158,6 +173,16 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
                             exc_info=True)
                 await retry_in_place("enrich", lambda: producer.send_all(messages))
 
+        if nlp_process is not None:
+            # Handed over at once: the stage takes the next batch meanwhile, which then waits in line for the NLP
+            # process, so the process starts on it the moment this one is done instead of idling until the
+            # event loop gets round to it. Commits still follow batch order (BatchConsumer settles in order).
+            async def enriched_and_delivered() -> None:
+                await retry_in_place("enrich", step)
+                await delivered()
+
+            return asyncio.ensure_future(enriched_and_delivered())
+        await retry_in_place("enrich", step)
         return delivered()
 
     alerting = install_alerting(app, settings, wiring, send=producer.send_all)  # spikes -> social.alerts.v1
@@ -184,8 +209,9 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
                       group_id=groups[kafka.enriched_topic], size=ch.insert_batch_rows,
                       within=ch.insert_batch_seconds, handle=clickhouse_sink),
     ]
-    # Started in this order with the worker and stopped in reverse: the producer outlives the stages.
-    for service in (producer, *stages):
+    # Started in this order with the worker and stopped in reverse: the producer and the NLP process (its models
+    # load before the enrich stage joins its group) outlive the stages.
+    for service in (producer, *([nlp_process] if nlp_process else []), *stages):
         app.service(service)
 
     @app.agent(deadletter_topic, name="deadletter_sink")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
-# One BLAS thread unless the environment says otherwise; must happen before numpy loads (the command modules).
-# A worker runs its NLP in one thread; an OpenBLAS pool beside it made enrich_batch ~10 % slower in CPU and wall
-# time on the 2-core dev machine (bench/RESULTS.md), and it would fight the other workers for the cores.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-for _variable in BLAS_THREAD_VARIABLES:
-    os.environ.setdefault(_variable, "1")
+from streams.runtime import one_blas_thread
+
+# Before numpy loads (the command modules). A worker's NLP runs in one thread; an OpenBLAS pool beside it made
+# enrich_batch ~10 % slower in CPU and wall time on the 2-core dev machine (bench/RESULTS.md).
+one_blas_thread()
 
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.
 # `func(args) -> int` is the exit code.

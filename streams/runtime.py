@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _OLDER_GENERATIONS = (20, 10)
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """One BLAS thread unless the environment says otherwise; effective only before numpy loads.
+
+    A BLAS pool beside a worker's NLP fights the other workers for the cores, and any thread at all makes the NLP
+    dearer: see streams/enrich_process.py."""
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
 
 
 def tune_gc(young_threshold: int) -> None:

@@ -30,13 +30,18 @@ PASSTHROUGH_ENRICHER = "sp-passthrough/1"
 
 
 class KafkaRecord(Protocol):
-    """The parts of a consumed message the steps use (faust's Message has them)."""
+    """The parts of a consumed message the steps use (faust's Message and aiokafka's ConsumerRecord have them)."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,15 @@ def batch_token(records: Sequence[KafkaRecord]) -> str:
 
 
 def dead_letter_out(letter: DeadLetter, metrics: Metrics) -> Outgoing:
-    metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()
+    count_dead_letter(letter.error_code.value, letter.stage, metrics)
+    return _dead_letter_message(letter)
+
+
+def count_dead_letter(code: str, stage: str, metrics: Metrics) -> None:
+    metrics.dead_letters.labels(code=code, stage=stage).inc()
+
+
+def _dead_letter_message(letter: DeadLetter) -> Outgoing:
     return Outgoing(Destination.DEADLETTER, letter.dead_letter_id.encode(), codec.encode_model(letter))
 
 
@@ -87,6 +100,64 @@ def _dead_letter(record: KafkaRecord, *, code: ErrorCode, message: str, stage: s
                                   event_id=event_id, now=now)
 
 
+@dataclass
+class EnrichOutcome:
+    """One enrich batch's messages, and what its metrics need: the NLP may run in another process
+    (streams/enrich_process.py), which has no access to the worker's metrics."""
+
+    out: list[Outgoing]
+    records: int
+    posts: int  # decoded posts that reached enrich_batch (or pass-through)
+    nlp_seconds: float
+    dead_letters: list[tuple[str, str]]  # (error code, stage) of each dead letter in `out`
+
+
+def enrich_outcome(
+    records: Sequence[KafkaRecord], *, models: EnrichmentModels | None, limits: codec.Limits, now: datetime,
+) -> EnrichOutcome:
+    """Decode, enrich (or pass through when `models` is None) and encode one batch. CPU-bound."""
+    out: list[Outgoing] = []
+    dead: list[tuple[str, str]] = []
+
+    def dead_letter(letter: DeadLetter) -> None:
+        dead.append((letter.error_code.value, letter.stage))
+        out.append(_dead_letter_message(letter))
+
+    decoded: list[tuple[KafkaRecord, RawEvent]] = []
+    for record in records:
+        result = codec.decode_raw(record.value, topic=record.topic, partition=record.partition,
+                                  offset=record.offset, key=record.key, now=now, limits=limits,
+                                  read_only=models is None)
+        if isinstance(result, DeadLetter):
+            dead_letter(result)
+        else:
+            decoded.append((record, result))
+    posts = [raw for _, raw in decoded]
+    nlp_seconds = 0.0
+    if posts:
+        started = time.perf_counter()
+        results: Sequence[EnrichedEvent | Failure] = (
+            enrich_batch(posts, models, now=now) if models is not None else [pass_through(p, now) for p in posts])
+        nlp_seconds = time.perf_counter() - started
+        for (record, raw), result in zip(decoded, results, strict=True):
+            if isinstance(result, Failure):
+                dead_letter(_dead_letter(record, code=result.code, message=result.message, stage="enrich",
+                                         event_id=raw.event_id, now=now))
+            else:
+                out.append(Outgoing(Destination.ENRICHED, raw.event_id.encode(), codec.encode_model(result)))
+    return EnrichOutcome(out, len(records), len(posts), nlp_seconds, dead)
+
+
+def count_enrich(outcome: EnrichOutcome, metrics: Metrics) -> None:
+    metrics.events_in.labels(agent="enrich").inc(outcome.records)
+    for code, stage in outcome.dead_letters:
+        count_dead_letter(code, stage, metrics)
+    if outcome.posts:
+        metrics.enrich_seconds.observe(outcome.nlp_seconds)
+        metrics.batch_size.labels(agent="enrich").observe(outcome.posts)
+    metrics.events_out.labels(agent="enrich").inc(len(outcome.out))
+
+
 def enrich_records(
     records: Sequence[KafkaRecord],
     *,
@@ -95,34 +166,10 @@ def enrich_records(
     now: datetime,
     metrics: Metrics,
 ) -> list[Outgoing]:
-    """Decode, enrich (or pass through when `models` is None) and encode one batch. CPU-bound: run in a thread."""
-    metrics.events_in.labels(agent="enrich").inc(len(records))
-    out: list[Outgoing] = []
-    decoded: list[tuple[KafkaRecord, RawEvent]] = []
-    for record in records:
-        result = codec.decode_raw(record.value, topic=record.topic, partition=record.partition,
-                                  offset=record.offset, key=record.key, now=now, limits=limits,
-                                  read_only=models is None)
-        if isinstance(result, DeadLetter):
-            out.append(dead_letter_out(result, metrics))
-        else:
-            decoded.append((record, result))
-    posts = [raw for _, raw in decoded]
-    if posts:
-        started = time.perf_counter()
-        results: Sequence[EnrichedEvent | Failure] = (
-            enrich_batch(posts, models, now=now) if models is not None else [pass_through(p, now) for p in posts])
-        metrics.enrich_seconds.observe(time.perf_counter() - started)
-        metrics.batch_size.labels(agent="enrich").observe(len(posts))
-        for (record, raw), result in zip(decoded, results, strict=True):
-            if isinstance(result, Failure):
-                letter = _dead_letter(record, code=result.code, message=result.message, stage="enrich",
-                                      event_id=raw.event_id, now=now)
-                out.append(dead_letter_out(letter, metrics))
-            else:
-                out.append(Outgoing(Destination.ENRICHED, raw.event_id.encode(), codec.encode_model(result)))
-    metrics.events_out.labels(agent="enrich").inc(len(out))
-    return out
+    """`enrich_outcome` in this process, counted in `metrics`."""
+    outcome = enrich_outcome(records, models=models, limits=limits, now=now)
+    count_enrich(outcome, metrics)
+    return outcome.out
 
 
 _ENRICHED_MIRROR = mirror(EnrichedEvent)
