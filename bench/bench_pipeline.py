@@ -158,19 +158,25 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
                 pipe.start_worker(enrich=enrich, command=command)
         members: list[int | None] = []
         cpu_first: list[float] = []
+        nlp_first: list[float] = []
 
         def workers_cpu() -> float:
             return sum(process_cpu_seconds(w.pid) for w in pipe.workers)
+
+        def nlp_processes_cpu() -> float:  # the workers' children: their NLP processes (streams/enrich_process.py)
+            return sum(process_cpu_seconds(w.pid) - sum(thread_cpu_seconds(w.pid).values()) for w in pipe.workers)
 
         stack_first: list[float] = []
 
         def at_first_row() -> None:
             cpu_first.append(workers_cpu())
+            nlp_first.append(nlp_processes_cpu())
             stack_first.append(stack_cpu_seconds())
             members.append(pipe.group_members())
 
         if prewarm:
             started, cpu_first = time.monotonic() - 1 / max(produce_rate, 1) * n, [workers_cpu()]
+            nlp_first.append(nlp_processes_cpu())
             stack_first.append(stack_cpu_seconds())
             members.append(pipe.group_members())
             tl = pipe.wait_rows(prewarm + n, timeout=timeout)
@@ -178,7 +184,7 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
                              rows=tl.rows, samples=tl.samples)
         else:
             tl = pipe.wait_rows(n, timeout=timeout, on_poll=at_first_row)
-        cpu_done, stack_done = workers_cpu(), stack_cpu_seconds()
+        cpu_done, nlp_done, stack_done = workers_cpu(), nlp_processes_cpu(), stack_cpu_seconds()
         hwm = [vm_hwm_kib(w.pid) for w in pipe.workers]
         cpu = thread_cpu_seconds(pipe.workers[0].pid)
         # CPU seconds all workers used per event between the first row and the last: robust to the machine
@@ -186,6 +192,8 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         cpu_us = (cpu_done - cpu_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if cpu_first else None
         # the broker's and ClickHouse's CPU in the same window (with --prewarm it includes kcat's produce burst)
         stack_us = (stack_done - stack_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if stack_first else None
+        # of cpu_us, what the NLP processes used (0 when NLP runs in the worker or is off)
+        nlp_us = (nlp_done - nlp_first[0]) / max(tl.rows - tl.first_rows, 1) * 1e6 if nlp_first else None
         middle = tl.middle_rate()
         result = {"label": label, "events": n, "workers": workers, "enrich": enrich, "env": env or {},
                   "steady_rate": tl.steady_rate, "middle_rate": middle, "wall_rate": tl.wall_rate,
@@ -193,12 +201,13 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
                   "first_rows": tl.first_rows, "drain_s": tl.done_at - tl.first_at,
                   "members_at_first_row": members[0] if members else None, "vm_hwm_kib": hwm,
                   "thread_cpu_s_worker0": cpu, "cpu_us_per_event": cpu_us, "stack_cpu_us_per_event": stack_us,
+                  "nlp_process_cpu_us_per_event": nlp_us,
                   "produce_rate": produce_rate,
                   "tag": pipe.tag}
         log(f"  {label:<28} steady {tl.steady_rate:8.0f} ev/s  middle {middle or 0:8.0f} ev/s  "
             f"wall {tl.wall_rate:8.0f} ev/s  "
             f"warm-up {tl.warmup:5.1f}s  first rows {tl.first_rows}  members {result['members_at_first_row']}  "
-            f"CPU {cpu_us or 0:6.0f} µs/event (Kafka+ClickHouse {stack_us or 0:4.0f})  "
+            f"CPU {cpu_us or 0:6.0f} µs/event (NLP procs {nlp_us or 0:4.0f}; Kafka+ClickHouse {stack_us or 0:4.0f})  "
             f"VmHWM {[h // 1024 if h else None for h in hwm]} MiB")
         return result
     finally:
