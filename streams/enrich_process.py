@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # the child imports NLP only after setting up its environment
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 30.0
+# A batch is 256 posts of at most 10,000 characters: seconds at worst. Far longer means the child is stuck.
+BATCH_TIMEOUT_SECONDS = 300.0
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where `streams` is importable from, whatever the cwd
 
 
@@ -65,9 +67,10 @@ class EnrichProcess(Service):
     """The worker's side. `enrich` blocks until the child answers: call it from a thread (asyncio.to_thread).
     The child works on one batch at a time; concurrent callers wait in line."""
 
-    def __init__(self, options: NlpOptions, **kwargs: Any) -> None:
+    def __init__(self, options: NlpOptions, *, batch_timeout: float = BATCH_TIMEOUT_SECONDS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.options = options
+        self.batch_timeout = batch_timeout
         self._child: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         # One exchange at a time: a caller cancelled while waiting leaves its thread to read its own answer, and a
@@ -95,10 +98,14 @@ class EnrichProcess(Service):
             assert self._conn is not None
             try:
                 self._conn.send_bytes(request)
-                reply = self._conn.recv_bytes()
+                answered = self._conn.poll(self.batch_timeout)
+                reply = self._conn.recv_bytes() if answered else b""
             except (EOFError, OSError) as exc:
                 code = self._reap()
                 raise EnrichProcessError(f"the NLP process exited (code {code}) during a batch") from exc
+            if not answered:  # stuck: a stall the worker's liveness would not show; killed, the batch is retried
+                self._reap(wait=0)
+                raise EnrichProcessError(f"the NLP process gave no answer in {self.batch_timeout:.0f} s; killed it")
         status, detail = pickle.loads(reply)  # noqa: S301 - our own child, over a private socketpair
         if status != "ok":
             raise EnrichProcessError(f"enrich failed in the NLP process:\n{detail}")

@@ -118,3 +118,18 @@ def test_enrich_process_that_cannot_load_its_models_fails_to_start_with_the_reas
     with pytest.raises(EnrichProcessError, match="missing.yaml"):
         proc.start_now()
     assert proc.pid is None
+
+
+def test_enrich_process_that_gives_no_answer_in_time_is_killed_and_the_retry_gets_a_new_one(
+        process: EnrichProcess) -> None:
+    stuck = process.pid
+    assert stuck is not None
+    process.batch_timeout = 0.001  # no batch is that fast: stands in for a child that hangs
+    try:
+        with pytest.raises(EnrichProcessError, match="no answer"):
+            process.enrich(batch(), NOW)
+    finally:
+        process.batch_timeout = 300.0
+    assert wait_gone(stuck, seconds=5)
+    assert len(process.enrich(batch(), NOW).out) == 4
+    assert process.pid not in (None, stuck)
