@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from streams.runtime import one_blas_thread
 
-# Before numpy loads (the command modules). A worker's NLP runs in one thread; an OpenBLAS pool beside it made
-# enrich_batch ~10 % slower in CPU and wall time on the 2-core dev machine (bench/RESULTS.md).
+# Before numpy loads (the command modules): a BLAS pool would fight the other workers for the cores, and any thread
+# makes spaCy's NER dearer (streams/enrich_process.py, bench/RESULTS.md). The NLP process sets it itself too.
 one_blas_thread()
 
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.

@@ -9,6 +9,7 @@ import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from kafka import KafkaProducer
 
@@ -20,8 +21,20 @@ T0 = datetime(2026, 11, 2, tzinfo=UTC)
 TOTAL = 30_000
 
 
-def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
-    kafka, db = pipeline.settings.kafka, pipeline.settings.clickhouse.database
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def produce_comments(pipeline: Pipeline) -> None:
+    kafka = pipeline.settings.kafka
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", linger_ms=20)
     for i in range(TOTAL):
         event_id = f"youtube:c{i}"
@@ -33,12 +46,27 @@ def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
     producer.flush(timeout=60)
     producer.close()
 
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
+    kafka, db = pipeline.settings.kafka, pipeline.settings.clickhouse.database
+    produce_comments(pipeline)
+
     worker = pipeline.start_worker()
     pipeline.wait_for_rows(f"SELECT count() FROM {db}.events", 5_000, timeout=180)
+    nlp_processes = children(worker.pid)
+    assert len(nlp_processes) == 1, nlp_processes
     worker.send_signal(signal.SIGTERM)
     started = time.monotonic()
     assert worker.wait(timeout=60) == 0, pipeline.worker_log(0)
     stop_seconds = time.monotonic() - started
+    assert wait_gone(nlp_processes[0]), "the NLP process outlived its worker"
 
     progress = pipeline_progress(kafka.bootstrap_servers, consumer_groups(pipeline.settings))
     written = pipeline.scalar(f"SELECT uniqExact(event_id) FROM {db}.events")
@@ -50,5 +78,21 @@ def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
     assert stop_seconds < 40
 
     pipeline.start_worker(enrich=False)  # the rest quickly
+    pipeline.wait_for_rows(f"SELECT uniqExact(event_id) FROM {db}.events", TOTAL, timeout=300, allow_dead={0})
+    assert pipeline.scalar(f"SELECT count() FROM {db}.events FINAL") == TOTAL
+
+
+def test_shutdown_kill_9_takes_the_nlp_process_along_and_a_restart_stores_every_event_once(pipeline: Pipeline):
+    db = pipeline.settings.clickhouse.database
+    produce_comments(pipeline)
+    worker = pipeline.start_worker()
+    pipeline.wait_for_rows(f"SELECT count() FROM {db}.events", 5_000, timeout=180)
+    nlp_processes = children(worker.pid)
+    assert len(nlp_processes) == 1, nlp_processes
+    pipeline.kill_worker(0)
+    assert wait_gone(nlp_processes[0], seconds=15), "the NLP process outlived its worker killed with -9"
+    assert pipeline.scalar(f"SELECT uniqExact(event_id) FROM {db}.events") < TOTAL, "killed mid-stream"
+
+    pipeline.start_worker()  # uncommitted batches are enriched again: rows deduplicate
     pipeline.wait_for_rows(f"SELECT uniqExact(event_id) FROM {db}.events", TOTAL, timeout=300, allow_dead={0})
     assert pipeline.scalar(f"SELECT count() FROM {db}.events FINAL") == TOTAL
