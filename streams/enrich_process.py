@@ -95,11 +95,12 @@ class EnrichProcess(Service):
         with self._lock:
             if self._conn is None:  # died on an earlier batch: a new child, with the models loaded again
                 self._start()
-            assert self._conn is not None
+            conn = self._conn  # close() may reap it from another thread if this batch outlasts the stop timeout
+            assert conn is not None
             try:
-                self._conn.send_bytes(request)
-                answered = self._conn.poll(self.batch_timeout)
-                reply = self._conn.recv_bytes() if answered else b""
+                conn.send_bytes(request)
+                answered = conn.poll(self.batch_timeout)
+                reply = conn.recv_bytes() if answered else b""
             except (EOFError, OSError) as exc:
                 code = self._reap()
                 raise EnrichProcessError(f"the NLP process exited (code {code}) during a batch") from exc

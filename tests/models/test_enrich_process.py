@@ -36,11 +36,11 @@ def options(**changes: object) -> NlpOptions:
     return NlpOptions(**fields)  # type: ignore[arg-type]
 
 
-def batch() -> list[Record]:
+def batch(texts: list[str] = TEXTS) -> list[Record]:
     values = [json.dumps({
         "event_id": f"x:{i}", "network": "x", "native_id": str(i), "kind": "post", "author": {"id": "u"},
         "text": text, "created_at": "2026-11-27T11:59:00+00:00", "ingested_at": "2026-11-27T11:59:01+00:00",
-    }).encode() for i, text in enumerate(TEXTS)]
+    }).encode() for i, text in enumerate(texts)]
     return [Record("social.raw.v1", 0, i, None, v) for i, v in enumerate([*values, b'{"event_id": '])]
 
 
@@ -124,10 +124,13 @@ def test_enrich_process_that_gives_no_answer_in_time_is_killed_and_the_retry_get
         process: EnrichProcess) -> None:
     stuck = process.pid
     assert stuck is not None
-    process.batch_timeout = 0.001  # no batch is that fast: stands in for a child that hangs
+    # texts the child has not seen (its cache answers those in microseconds): 50 posts take tens of ms, so a 1 ms
+    # timeout stands in for a child that hangs
+    uncached = [f"Post {i} of {time.time_ns()}: flying from Madrid to Boston with Delta" for i in range(50)]
+    process.batch_timeout = 0.001
     try:
         with pytest.raises(EnrichProcessError, match="no answer"):
-            process.enrich(batch(), NOW)
+            process.enrich(batch(uncached), NOW)
     finally:
         process.batch_timeout = 300.0
     assert wait_gone(stuck, seconds=5)
