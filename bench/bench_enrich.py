@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from streams.runtime import one_blas_thread
+
+one_blas_thread()  # before numpy loads, as in a worker
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402

@@ -13,24 +13,13 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
+from bench._pipeline_support import with_children
 from streams.progress import pipeline_progress
 from streams.settings import consumer_groups
 from tests.support import Pipeline
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 TOTAL = 30_000
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def produce_comments(pipeline: Pipeline) -> None:
@@ -60,7 +49,7 @@ def test_shutdown_sigterm_commits_exactly_what_was_written(pipeline: Pipeline):
 
     worker = pipeline.start_worker()
     pipeline.wait_for_rows(f"SELECT count() FROM {db}.events", 5_000, timeout=180)
-    nlp_processes = children(worker.pid)
+    nlp_processes = with_children(worker.pid)[1:]
     assert len(nlp_processes) == 1, nlp_processes
     worker.send_signal(signal.SIGTERM)
     started = time.monotonic()
@@ -87,7 +76,7 @@ def test_shutdown_kill_9_takes_the_nlp_process_along_and_a_restart_stores_every_
     produce_comments(pipeline)
     worker = pipeline.start_worker()
     pipeline.wait_for_rows(f"SELECT count() FROM {db}.events", 5_000, timeout=180)
-    nlp_processes = children(worker.pid)
+    nlp_processes = with_children(worker.pid)[1:]
     assert len(nlp_processes) == 1, nlp_processes
     pipeline.kill_worker(0)
     assert wait_gone(nlp_processes[0], seconds=15), "the NLP process outlived its worker killed with -9"
