@@ -67,7 +67,7 @@ def free_port() -> int:
 
 
 def with_children(pid: int) -> list[int]:
-    """A live process and its children (a worker's NLP process, streams/enrich_process.py)."""
+    """A live process and its children (a worker's NLP process, streams/runtime/nlp_process.py)."""
     pids = [pid]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -188,8 +188,8 @@ class BenchPipeline:
 
     # ------------------------------------------------------------------ setup / teardown
     def setup(self) -> None:
-        from streams.clickhouse.migrate import migrate
         from streams.kafka_admin import ensure_topics
+        from streams.sinks.clickhouse.migrate import migrate
 
         ensure_topics(self.settings.kafka)
         if self.db_dir:
@@ -198,7 +198,7 @@ class BenchPipeline:
 
     def clickhouse(self):  # type: ignore[no-untyped-def]
         if self._ch is None:
-            from streams.clickhouse.client import connect
+            from streams.sinks.clickhouse.client import connect
 
             self._ch = connect(self.settings.clickhouse)
         return self._ch

@@ -60,8 +60,8 @@ def enriched_rows(n: int) -> list[tuple[Any, ...]]:
     from processors.enrich import enrich_batch
     from processors.models import load_models
     from schemas.events import RawEvent
-    from streams.clickhouse.rows import event_row
     from streams.settings import Settings
+    from streams.sinks.clickhouse.rows import event_row
 
     nlp = Settings().nlp
     models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
@@ -72,10 +72,10 @@ def enriched_rows(n: int) -> list[tuple[Any, ...]]:
 
 def run_variant(name: str, directory: Path | None, rows: list[tuple[Any, ...]], args: argparse.Namespace,
                 pid: int) -> dict[str, Any]:
-    from streams.clickhouse.client import connect
-    from streams.clickhouse.migrate import migrate
-    from streams.clickhouse.rows import EVENT_COLUMNS
     from streams.settings import Settings
+    from streams.sinks.clickhouse.client import connect
+    from streams.sinks.clickhouse.migrate import migrate
+    from streams.sinks.clickhouse.rows import EVENT_COLUMNS
 
     db = f"sp_storage_{uuid.uuid4().hex[:10]}"
     if directory:

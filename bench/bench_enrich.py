@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from streams.runtime import one_blas_thread
+from streams.runtime.process_tuning import one_blas_thread
 
 one_blas_thread()  # before numpy loads, as in a worker
 

@@ -23,7 +23,7 @@ Experiments (--only, comma-separated; default all), interleaved rep by rep so ra
   latency     1 worker: steady production at --latency-fraction of the measured max rate (enrich, and
               pass-through capped by --latency-max-rate), send time stamped by the producer, ClickHouse polled
               every 100 ms for new event_ids: p50/p99 event → queryable; worker VmHWM.
-  profile     in-process: the pass-through steps (streams.steps) stage by stage on the corpus, alternatives
+  profile     in-process: the pass-through steps (streams/stages/) stage by stage on the corpus, alternatives
               (model_validate_json, no types_check), cProfile top functions.
   wprofile    one pass-through worker run under cProfile (event-loop thread: Faust, aiokafka, sends).
 
@@ -163,7 +163,7 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
         def workers_cpu() -> float:
             return sum(process_cpu_seconds(w.pid) for w in pipe.workers)
 
-        def nlp_processes_cpu() -> float:  # the workers' children: their NLP processes (streams/enrich_process.py)
+        def nlp_processes_cpu() -> float:  # the workers' children: their NLP processes (streams/runtime/nlp_process.py)
             return sum(process_cpu_seconds(w.pid) - sum(thread_cpu_seconds(w.pid).values()) for w in pipe.workers)
 
         stack_first: list[float] = []
@@ -218,7 +218,7 @@ def _nlp_child(values: list[bytes], batch: int, barrier: Any, queue: Any) -> Non
     from processors.enrich import enrich_batch
     from processors.models import load_models
     from schemas.events import RawEvent
-    from streams.runtime import freeze_heap, tune_gc
+    from streams.runtime.process_tuning import freeze_heap, tune_gc
     from streams.settings import Settings
 
     settings = Settings()
@@ -434,7 +434,7 @@ async def paced_send(pipe: BenchPipeline, corpus: Corpus, first: int, total: int
     """Send corpus[first:first+total] at `rate` events/s, stamping each with the time it was handed to the
     producer; returns the rate achieved. The pipeline's own batch producer: kafka-python's send() took ~0.8 of a
     core at 6k events/s, more than the pass-through worker it measured, on a 2-core machine."""
-    from streams.kafka_io import BatchProducer, acknowledged
+    from streams.runtime.batch_consumer import BatchProducer, acknowledged
 
     producer = BatchProducer(pipe.settings.kafka, client_id="sp-bench-latency")
     await producer.start()
@@ -472,7 +472,7 @@ def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float,
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
         done = threading.Event()
-        from streams.clickhouse.client import connect
+        from streams.sinks.clickhouse.client import connect
 
         client = connect(pipe.settings.clickhouse)  # the poller thread's own connection
 
@@ -571,11 +571,18 @@ def exp_profile(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
 
     from schemas.events import EnrichedEvent, RawEvent
     from streams import codec
-    from streams.clickhouse.rows import EVENT_COLUMNS, event_row
     from streams.metrics import Metrics
-    from streams.runtime import freeze_heap, tune_gc
+    from streams.runtime.process_tuning import freeze_heap, tune_gc
+    from streams.runtime.records import Record
     from streams.settings import Settings
-    from streams.steps import Record, enrich_records, pass_through, sink_records
+    from streams.sinks.clickhouse.rows import EVENT_COLUMNS, event_row
+    from streams.stages.clickhouse_sink import sink_records
+    from streams.stages.enrich import count_enrich, enrich_outcome, pass_through
+
+    def enrich_records(records: Any, *, models: Any, limits: Any, now: Any, metrics: Any) -> Any:
+        outcome = enrich_outcome(records, models=models, limits=limits, now=now)
+        count_enrich(outcome, metrics)
+        return outcome.out
 
     # as in a worker: with CPython's GC thresholds, collections walking the corpus and the decoded batches are
     # charged to whichever step allocates

@@ -15,8 +15,8 @@ import argparse
 import statistics
 import time
 
-from streams.clickhouse.client import check_identifier, connect
 from streams.settings import ClickHouseSettings
+from streams.sinks.clickhouse.client import check_identifier, connect
 from streams.trends import queries as q
 from streams.trends.output import resolve_at
 

@@ -22,9 +22,9 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from streams.clickhouse.client import check_identifier, connect
-from streams.clickhouse.migrate import migrate
 from streams.settings import ClickHouseSettings
+from streams.sinks.clickhouse.client import check_identifier, connect
+from streams.sinks.clickhouse.migrate import migrate
 
 SPIKE_SHARE_PERCENT = 30
 

@@ -24,9 +24,9 @@ from processors.enrich import Failure, enrich_batch  # noqa: E402
 from processors.models import load_models  # noqa: E402
 from schemas import DeadLetter  # noqa: E402
 from streams import codec  # noqa: E402
-from streams.clickhouse.client import connect  # noqa: E402
-from streams.clickhouse.rows import EVENT_COLUMNS, event_row  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.sinks.clickhouse.client import connect  # noqa: E402
+from streams.sinks.clickhouse.rows import EVENT_COLUMNS, event_row  # noqa: E402
 
 
 def main() -> int:

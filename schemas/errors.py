@@ -24,5 +24,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_EVENT = "unsupported_event"  # a valid network payload that is not a post (like, delete, ...)
     # processing
     ENRICHMENT_FAILED = "enrichment_failed"
+    # a record isolated by the failure policy (streams/runtime/failure_policy.py) after bounded attempts
+    RECORD_TOO_LARGE = "record_too_large"  # it, or what a stage made of it, is over the topic's message limit
+    PROCESSING_FAILED = "processing_failed"  # a stage's step raised on it every time (a bug some input triggers)
     # sinking
     ROW_REJECTED = "row_rejected"

@@ -25,6 +25,7 @@ Duplicate event ids are not an error: deduplication happens in ClickHouse.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from processors.normalizers import NormalizationError, detect_and_normalize
-from schemas.deadletter import DeadLetter
+from schemas.deadletter import KEY_MAX_BYTES, ORIGINAL_MAX_BYTES, DeadLetter
 from schemas.errors import ErrorCode
 from schemas.events import EnrichedEvent, RawEvent
 from schemas.fast import mirror
@@ -308,15 +309,19 @@ def make_dead_letter(
     now: datetime,
     event_id: str | None = None,
 ) -> DeadLetter:
-    """A DeadLetter with the original bytes (base64) and a stable id `<topic>:<partition>:<offset>`."""
+    """A DeadLetter with a stable id `<topic>:<partition>:<offset>` and the original bytes (base64): whole up to
+    ORIGINAL_MAX_BYTES, else their prefix, always with the original's size and sha256 (schemas/deadletter.py)."""
     partition, offset = max(0, partition), max(0, offset)
+    original = value or b""
     return DeadLetter(
         dead_letter_id=DeadLetter.make_id(topic, partition, offset),
         source_topic=topic,
         partition=partition,
         offset=offset,
-        key_b64=None if key is None else base64.b64encode(key).decode("ascii"),
-        original_b64=base64.b64encode(value or b"").decode("ascii"),
+        key_b64=None if key is None else base64.b64encode(key[:KEY_MAX_BYTES]).decode("ascii"),
+        original_b64=base64.b64encode(original[:ORIGINAL_MAX_BYTES]).decode("ascii"),
+        original_size=len(original),
+        original_sha256=hashlib.sha256(original).hexdigest(),
         error_code=code,
         error_message=_safe_text(message)[:_MAX_MESSAGE],
         stage=stage,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +13,9 @@ from typing import Any
 from clickhouse_driver import Client
 
 from schemas import ErrorCode
-from streams.clickhouse.client import check_identifier
+from streams.sinks.clickhouse.client import check_identifier
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,16 @@ class StoredDeadLetter:
     event_id: str
     failed_at: datetime
     key: bytes | None
-    original: bytes
+    original: bytes  # whole, or its first bytes when `original_size` is larger (schemas/deadletter.py)
+    source_topic: str = ""
+    partition: int = 0
+    offset: int = 0
+    original_size: int = 0  # 0: stored before sizes were recorded (whole then)
+    original_sha256: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.original_size > len(self.original)
 
 
 def _filters(codes: list[str] | None, ids: list[str] | None, since: datetime | None) -> tuple[str, dict[str, Any]]:
@@ -53,15 +67,65 @@ def fetch(client: Client, database: str, *, codes: list[str] | None = None, ids:
     where, params = _filters(codes, ids, since)
     params["limit"] = limit
     rows = client.execute(
-        "SELECT dead_letter_id, error_code, stage, error_message, event_id, failed_at, key_b64, original_b64 "
+        "SELECT dead_letter_id, error_code, stage, error_message, event_id, failed_at, key_b64, original_b64, "
+        "source_topic, partition, offset, original_size, original_sha256 "
         f"FROM {check_identifier(database)}.dead_letters FINAL{where} "
         "ORDER BY failed_at DESC, dead_letter_id LIMIT %(limit)s", params)
     return [StoredDeadLetter(r[0], r[1], r[2], r[3], r[4], r[5], base64.b64decode(r[6]) if r[6] else None,
-                             base64.b64decode(r[7])) for r in rows]
+                             base64.b64decode(r[7]), *r[8:]) for r in rows]
 
 
-def redrive(letters: list[StoredDeadLetter], *, producer: Any, topic: str) -> int:
-    """Re-submit the original bytes (and key) to `topic`; returns how many the broker acknowledged."""
-    futures = [producer.send(topic, key=letter.key, value=letter.original) for letter in letters]
+ReadRecord = Callable[[str, int, int], tuple[bytes | None, bytes | None] | None]
+
+
+def whole_original(letter: StoredDeadLetter, read_record: ReadRecord) -> tuple[bytes | None, bytes] | None:
+    """The dead letter's key and whole original: from the letter, or, when it kept only a prefix, read back from
+    its source topic (`read_record(topic, partition, offset)` -> (key, value) or None once it is no longer
+    retained) and checked against the recorded sha256."""
+    if not letter.truncated:
+        return letter.key, letter.original
+    record = read_record(letter.source_topic, letter.partition, letter.offset)
+    if record is None or record[1] is None:
+        log.error("%s: the original (%d bytes) is no longer in %s", letter.dead_letter_id, letter.original_size,
+                  letter.source_topic)
+        return None
+    key, value = record
+    if hashlib.sha256(value).hexdigest() != letter.original_sha256:
+        log.error("%s: the record at %s[%d]@%d is not the original (sha256 differs)", letter.dead_letter_id,
+                  letter.source_topic, letter.partition, letter.offset)
+        return None
+    return key, value
+
+
+def redrive(letters: list[StoredDeadLetter], *, producer: Any, topic: str, read_record: ReadRecord) -> int:
+    """Re-submit the whole original bytes (and key) to `topic`; returns how many the broker acknowledged."""
+    futures = []
+    for letter in letters:
+        original = whole_original(letter, read_record)
+        if original is not None:
+            futures.append(producer.send(topic, key=original[0], value=original[1]))
     producer.flush(timeout=60)
     return sum(1 for f in futures if f.succeeded())
+
+
+def record_reader(bootstrap_servers: str) -> tuple[ReadRecord, Callable[[], None]]:
+    """A `ReadRecord` on a kafka-python consumer of its own (no group, nothing committed), and its close."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=10_000, max_partition_fetch_bytes=16 * 1024 * 1024)
+
+    def read(topic: str, partition: int, offset: int) -> tuple[bytes | None, bytes | None] | None:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        if offset < consumer.beginning_offsets([tp])[tp]:
+            return None
+        consumer.seek(tp, offset)
+        for message in consumer:
+            if message.offset == offset:
+                return message.key, message.value
+            if message.offset > offset:
+                break
+        return None
+
+    return read, consumer.close

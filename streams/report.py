@@ -7,7 +7,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from streams.clickhouse.client import check_identifier
+from streams.sinks.clickhouse.client import check_identifier
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ class KafkaSettings(_Section):
     deadletter_topic: str = "social.deadletter.v1"
     alerts_topic: str = "social.alerts.v1"
     partitions: int = Field(default=4, ge=1)
+    # The largest message the pipeline produces (Kafka's default `message.max.bytes` is 1,048,588): a larger one is
+    # refused before it is sent and becomes a dead letter `record_too_large` (streams/runtime/failure_policy.py).
+    max_message_bytes: int = Field(default=1_048_576, ge=65_536)
     replication_factor: int = Field(default=1, ge=1)
     # A worker that died without leaving the group holds its partitions this long (kill -9, host loss).
     session_timeout_seconds: float = Field(default=30.0, ge=6.0)
@@ -89,19 +92,10 @@ class WorkerSettings(_Section):
     # ~40 µs of CPU per event (bench/RESULTS.md). 0 keeps Python's defaults.
     gc_threshold: int = Field(default=50_000, ge=0)
     # How long a thread may hold the GIL before a waiting thread gets it (sys.setswitchinterval; CPython: 0.005 s).
-    # Threads here: the ClickHouse insert, and NLP when offloaded; every hand-over costs the thread holding the
-    # GIL CPU: at 0.02 the 1-worker enrich pipeline with NLP in a thread ran 4-10 % faster in each of 3
-    # side-by-side reps (bench/RESULTS.md); a waiting thread may wait up to this long.
+    # Threads here: the ClickHouse insert and the one waiting for the NLP process; every hand-over costs the thread
+    # holding the GIL CPU: at 0.02 the 1-worker enrich pipeline (NLP then in a thread) ran 4-10 % faster in each
+    # of 3 side-by-side reps (bench/RESULTS.md); a waiting thread may wait up to this long.
     switch_interval: float = Field(default=0.02, gt=0, le=1)
-    # Run NLP and the sink's decoding in threads (true) or on the event loop (false). Threads share the GIL, so
-    # they add hand-overs, not parallelism: on the loop the 1-worker enrich pipeline ran faster in 8 of 9
-    # side-by-side reps (median 1.14x) and pass-through 1.08x (bench/RESULTS.md). The loop then pauses for one
-    # enrich batch at a time (~0.3-0.5 s at 256 posts), well inside the session timeout.
-    offload_cpu: bool = False
-    # Run NLP in a child process of the worker's own (streams/enrich_process.py): it never starts a thread, which
-    # made enrich_batch 13 % cheaper per post than in the worker (glibc locks without atomics then), and it runs
-    # beside the worker's event loop instead of pausing it. Off: NLP in the worker, on the loop or a thread.
-    nlp_process: bool = True
 
 
 class Settings(BaseSettings):
@@ -132,7 +126,7 @@ def consumer_groups(settings: Settings) -> dict[str, str]:
     """Topic → the consumer group that consumes it (progress, lag and scale-out are per group)."""
     app_id, kafka = settings.worker.app_id, settings.kafka
     return {kafka.raw_topic: f"{app_id}-enrich", kafka.enriched_topic: f"{app_id}-clickhouse-sink",
-            kafka.deadletter_topic: app_id}
+            kafka.deadletter_topic: f"{app_id}-deadletter-sink"}
 
 
 def settings_with_env(env: Mapping[str, str]) -> Settings:

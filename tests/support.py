@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.clickhouse.client import connect
-from streams.clickhouse.migrate import migrate
 from streams.kafka_admin import ensure_topics
 from streams.settings import REPO_ROOT, settings_with_env
+from streams.sinks.clickhouse.client import connect
+from streams.sinks.clickhouse.migrate import migrate
 from streams.trends.access import migration_substitutions
 from streams.workers import stop_processes
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.clickhouse.client import check_identifier
+from streams.sinks.clickhouse.client import check_identifier
 
 
 class TrendQueryError(ValueError):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_driver import Client
 
-from streams.clickhouse.client import check_identifier
+from streams.sinks.clickhouse.client import check_identifier
 
 TREND_TABLES = ("event_entities", "event_hashtags", "event_mentions", "event_topics", "volume_minute",
                 "entity_minute", "hashtag_minute", "mention_minute", "topic_minute", "volume_hour",

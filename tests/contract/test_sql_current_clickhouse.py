@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.load_bulk import insert_statements
-from streams.clickhouse.migrate import load_migrations
 from streams.settings import REPO_ROOT
+from streams.sinks.clickhouse.migrate import load_migrations
 from streams.trends import queries as q
 from streams.trends.access import migration_substitutions
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import pytest
 from clickhouse_driver import Client
 
-from streams.clickhouse.client import connect
-from streams.clickhouse.migrate import migrate
 from streams.settings import REPO_ROOT, Settings
+from streams.sinks.clickhouse.client import connect
+from streams.sinks.clickhouse.migrate import migrate
 from streams.trends import queries as q
 from streams.trends.baselines import ensure, rising_for
 

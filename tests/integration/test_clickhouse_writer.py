@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from streams.clickhouse.client import connect
-from streams.clickhouse.rows import EVENT_COLUMNS, event_row
-from streams.clickhouse.writer import ClickHouseWriter
+from streams.sinks.clickhouse.client import connect
+from streams.sinks.clickhouse.rows import EVENT_COLUMNS, event_row
+from streams.sinks.clickhouse.writer import ClickHouseWriter
 from streams.sources.generator import generate
-from streams.steps import pass_through
+from streams.stages.enrich import pass_through
 
 
 def test_clickhouse_writer_refuses_unwritable_rows_alone_and_stores_the_rest(pipeline):

@@ -9,8 +9,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from bench.load_bulk import insert_statements
-from streams.clickhouse.migrate import load_migrations
 from streams.settings import REPO_ROOT
+from streams.sinks.clickhouse.migrate import load_migrations
 from streams.trends import queries as q
 from streams.trends.baselines import ensure
 from streams.trends.retention import apply, plan

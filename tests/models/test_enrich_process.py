@@ -1,4 +1,4 @@
-"""The worker's NLP process (streams/enrich_process.py) with the real models: same output as in the worker,
+"""The worker's NLP process (streams/runtime/nlp_process.py) with the real models: same output as in the worker,
 one thread, restarts after a crash, exits with its worker (marker `models`)."""
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 from processors.enrich import EnrichmentModels
 from processors.models import load_models
 from streams import codec
-from streams.enrich_process import EnrichProcess, EnrichProcessError, NlpOptions
+from streams.runtime.nlp_process import EnrichProcess, EnrichProcessError, NlpOptions
+from streams.runtime.records import Destination, Record
 from streams.settings import Settings
-from streams.steps import Destination, Record, enrich_outcome
+from streams.stages.enrich import enrich_outcome
 
 pytestmark = pytest.mark.models
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -75,7 +76,7 @@ def models() -> EnrichmentModels:
 def test_enrich_process_gives_the_bytes_the_worker_would_and_dead_letters_poison(
         process: EnrichProcess, models: EnrichmentModels) -> None:
     records = batch()
-    there = process.enrich(records, NOW)
+    there = process.enrich_blocking(records, NOW)
     here = enrich_outcome(records, models=models, limits=codec.Limits(), now=NOW)
     assert there.out == here.out
     assert (there.records, there.posts) == (4, 3)
@@ -95,8 +96,8 @@ def test_enrich_process_killed_mid_life_fails_that_batch_and_the_next_one_gets_a
     assert first is not None
     os.kill(first, signal.SIGKILL)
     with pytest.raises(EnrichProcessError, match="exited"):
-        process.enrich(batch(), NOW)
-    assert len(process.enrich(batch(), NOW).out) == 4  # the worker retries the batch in place
+        process.enrich_blocking(batch(), NOW)
+    assert len(process.enrich_blocking(batch(), NOW).out) == 4  # the worker retries the batch in place
     assert process.pid not in (None, first)
 
 
@@ -106,7 +107,7 @@ def test_enrich_process_ignores_sigterm_and_exits_when_its_worker_is_gone() -> N
     pid = proc.pid
     assert pid is not None
     os.kill(pid, signal.SIGTERM)  # a worker's graceful stop may still need it for the batch in hand
-    assert len(proc.enrich(batch(), NOW).out) == 4
+    assert len(proc.enrich_blocking(batch(), NOW).out) == 4
     assert proc._conn is not None
     proc._conn.close()  # what a worker killed with -9 leaves behind: the pipe's other end closed
     assert wait_gone(pid)
@@ -130,9 +131,9 @@ def test_enrich_process_that_gives_no_answer_in_time_is_killed_and_the_retry_get
     process.batch_timeout = 0.001
     try:
         with pytest.raises(EnrichProcessError, match="no answer"):
-            process.enrich(batch(uncached), NOW)
+            process.enrich_blocking(batch(uncached), NOW)
     finally:
         process.batch_timeout = 300.0
     assert wait_gone(stuck, seconds=5)
-    assert len(process.enrich(batch(), NOW).out) == 4
+    assert len(process.enrich_blocking(batch(), NOW).out) == 4
     assert process.pid not in (None, stuck)

@@ -1,7 +1,7 @@
 import re
 
-from streams.clickhouse.migrate import load_migrations, split_statements
-from streams.clickhouse.rows import DEAD_LETTER_COLUMNS, EVENT_COLUMNS
+from streams.sinks.clickhouse.migrate import load_migrations, split_statements
+from streams.sinks.clickhouse.rows import DEAD_LETTER_COLUMNS, EVENT_COLUMNS
 
 
 def test_migrations_split_statements_and_read_version_requirements():
@@ -25,13 +25,18 @@ def test_migrations_are_numbered_uniquely_and_in_order():
 
 
 def _ddl_columns(table: str) -> list[str]:
+    """The table's columns after every migration: its CREATE TABLE, then the columns ALTER TABLE appends."""
+    columns: list[str] | None = None
     for migration in load_migrations():
         for statement in migration.statements:
             match = re.match(rf"CREATE TABLE IF NOT EXISTS \{{db\}}\.{table}\s*\((.*)\)\s*ENGINE", statement.sql, re.S)
             if match:
-                return [line.strip().split()[0].strip("`") for line in match.group(1).splitlines()
-                        if line.strip()]
-    raise AssertionError(f"no DDL for {table}")
+                columns = [line.strip().split()[0].strip("`") for line in match.group(1).splitlines()
+                           if line.strip()]
+            elif re.match(rf"ALTER TABLE \{{db\}}\.{table}\s", statement.sql) and columns is not None:
+                columns += re.findall(r"ADD COLUMN (?:IF NOT EXISTS )?`?(\w+)", statement.sql)
+    assert columns is not None, f"no DDL for {table}"
+    return columns
 
 
 def test_clickhouse_rows_match_the_events_ddl_column_for_column():
@@ -63,7 +68,7 @@ class FakeServer:
 
 
 def test_migrations_apply_gated_statements_once_the_server_is_new_enough(monkeypatch):
-    from streams.clickhouse import migrate as m
+    from streams.sinks.clickhouse import migrate as m
 
     migration = m.Migration(7, "0007_x.sql", (m.Statement("CREATE TABLE {db}.t (x UInt8) ENGINE = Memory", None),
                                               m.Statement("ALTER TABLE {db}.t MODIFY TTL x", (20, 1))))

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from clickhouse_driver import errors as ch_errors
 
-from streams.clickhouse.writer import ClickHouseWriter, is_retriable
+from streams.sinks.clickhouse.writer import ClickHouseWriter, is_retriable
 
 
 class FakeClient:

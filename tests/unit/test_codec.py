@@ -26,7 +26,7 @@ from streams.codec import (
     make_dead_letter,
 )
 from streams.settings import REPO_ROOT
-from streams.steps import pass_through
+from streams.stages.enrich import pass_through
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "networks"

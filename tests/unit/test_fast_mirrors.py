@@ -16,8 +16,8 @@ from pydantic import Field, field_validator
 from schemas import EnrichedEvent
 from schemas.base import Contract
 from schemas.fast import mirror
-from streams.clickhouse.rows import event_row
 from streams.codec import CodecError, decode_enriched, read_enriched
+from streams.sinks.clickhouse.rows import event_row
 
 ENRICHED_MIRROR = mirror(EnrichedEvent)
 DECODER = msgspec.json.Decoder(ENRICHED_MIRROR)

@@ -11,8 +11,8 @@ import pytest
 
 from processors.normalizers import detect_and_normalize, detect_network
 from schemas import EventKind, Network, RawEvent
+from streams.cli.ingest import parse_duration, parse_spike
 from streams.codec import decode_raw, encode_model
-from streams.commands.ingest import parse_duration, parse_spike
 from streams.sources.generator import Generator, GeneratorConfig, Spike, generate, mixed_records
 
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -8,9 +8,11 @@ from faust.types import TP
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app import Wiring, create_app
-from streams.clickhouse.writer import InMemoryWriter
+from streams.codec import Limits
 from streams.metrics import LANGUAGE_LABELS, Metrics, language_label, network_label, update_consumer_lag
 from streams.settings import Settings, WorkerSettings
+from streams.sinks.clickhouse.writer import InMemoryWriter
+from streams.stages.enrich import InProcessEnricher
 
 EXPECTED = {
     # name (as exposed, without _total/_bucket suffixes): label names
@@ -67,7 +69,8 @@ def test_metrics_language_and_network_labels_are_bounded():
 
 
 def _app(metrics: Metrics):
-    wiring = Wiring(writer_factory=InMemoryWriter, models_loader=lambda: None, metrics=metrics)
+    wiring = Wiring(writer_factory=InMemoryWriter, enricher_factory=lambda: InProcessEnricher(None, Limits()),
+                    metrics=metrics)
     return create_app(Settings(worker=WorkerSettings(app_id="sp-unit-metrics")), wiring)
 
 

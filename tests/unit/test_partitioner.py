@@ -7,7 +7,7 @@ import random
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from streams.partitioner import default_partitioner, key_partitions, murmur2, murmur2_many
+from streams.runtime.partitioner import default_partitioner, key_partitions, murmur2, murmur2_many
 
 
 def test_partitioner_murmur2_equals_kafkas_on_random_keys_of_every_length_class():

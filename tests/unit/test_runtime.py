@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from pydantic import ValidationError
 
-from streams.runtime import run_cpu_bound, tune_gc
+from streams.runtime.process_tuning import tune_gc
 from streams.settings import REPO_ROOT, Settings
 
 
@@ -34,25 +32,6 @@ def test_runtime_switch_interval_comes_from_the_environment_and_must_be_positive
     monkeypatch.setenv("SOCIALPULSE_WORKER__SWITCH_INTERVAL", "0")
     with pytest.raises(ValidationError):
         Settings()
-
-
-@pytest.mark.parametrize("offload", [False, True])
-def test_runtime_cpu_bound_steps_run_on_the_loop_unless_offloaded(offload) -> None:
-    def step(x: int, *, y: int) -> tuple[int, str]:
-        return x + y, threading.current_thread().name
-
-    async def main() -> tuple[tuple[int, str], str]:
-        return await run_cpu_bound(step, 1, y=2, offload=offload), threading.current_thread().name
-
-    (total, step_thread), loop_thread = asyncio.run(main())
-    assert total == 3
-    assert (step_thread != loop_thread) is offload
-
-
-def test_runtime_offload_cpu_defaults_to_the_event_loop(monkeypatch) -> None:
-    assert Settings().worker.offload_cpu is False
-    monkeypatch.setenv("SOCIALPULSE_WORKER__OFFLOAD_CPU", "true")
-    assert Settings().worker.offload_cpu is True
 
 
 @pytest.mark.parametrize("preset, expected", [(None, "1"), ("3", "3")])

@@ -8,9 +8,9 @@ from datetime import timedelta
 from processors.spikes import SpikeTracker
 from schemas import Alert
 from streams import codec
-from streams.alerting import ALERT_COLUMNS, AlertingState, alert_row
 from streams.metrics import Metrics
 from streams.settings import REPO_ROOT
+from streams.stages.alerts import ALERT_COLUMNS, AlertingState, alert_row
 from tests.unit.test_spikes import MINUTE, NOW, T0, enriched
 
 

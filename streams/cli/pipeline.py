@@ -54,8 +54,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = Settings()
-    from streams.clickhouse.client import connect
-    from streams.clickhouse.migrate import migrate
+    from streams.sinks.clickhouse.client import connect
+    from streams.sinks.clickhouse.migrate import migrate
     from streams.trends.access import migration_substitutions
 
     client = connect(settings.clickhouse)
@@ -69,7 +69,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import faust
 
     from streams.app import create_app
-    from streams.runtime import tune_gc
+    from streams.runtime.process_tuning import tune_gc
 
     settings = Settings()
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
@@ -104,8 +104,8 @@ def cmd_workers(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from streams.clickhouse.client import connect
     from streams.report import build_report, render
+    from streams.sinks.clickhouse.client import connect
 
     settings = Settings()
     print(render(build_report(connect(settings.clickhouse), settings.clickhouse.database, top=args.top)))

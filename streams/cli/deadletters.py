@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser(
         "redrive", help="Re-submit dead letters' original bytes to the raw topic (after a fix)",
-        description="Produces each selected dead letter's original bytes and key to the raw topic again. "
+        description="Produces each selected dead letter's original bytes and key to the raw topic again (a large "
+                    "original, of which the dead letter kept a prefix, is read back from its source topic). "
                     "Events are deduplicated by event_id downstream, so redriving twice is harmless. "
                     "Select by --code and/or --id; --dry-run shows what would be sent.")
     p.add_argument("--code", action="append", help="error code to redrive (repeatable)")
@@ -39,7 +40,7 @@ def _since(hours: float | None) -> datetime | None:
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
     from streams import deadletters
-    from streams.clickhouse.client import connect
+    from streams.sinks.clickhouse.client import connect
 
     settings = Settings()
     client, db = connect(settings.clickhouse), settings.clickhouse.database
@@ -63,7 +64,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from streams import deadletters
-    from streams.clickhouse.client import connect
+    from streams.sinks.clickhouse.client import connect
     from streams.sources.replay import make_producer
 
     if not args.code and not args.ids:
@@ -82,9 +83,12 @@ def cmd_redrive(args: argparse.Namespace) -> int:
         print(f"{len(letters)} dead letters selected")
         return 0
     producer = make_producer(settings.kafka.bootstrap_servers)
+    read_record, close_reader = deadletters.record_reader(settings.kafka.bootstrap_servers)
     try:
-        sent = deadletters.redrive(letters, producer=producer, topic=settings.kafka.raw_topic)
+        sent = deadletters.redrive(letters, producer=producer, topic=settings.kafka.raw_topic,
+                                   read_record=read_record)
     finally:
         producer.close(timeout=10)
+        close_reader()
     print(f"redriven {sent}/{len(letters)} to {settings.kafka.raw_topic}")
     return 0 if sent == len(letters) else 1

@@ -1,4 +1,4 @@
-"""Process-wide tuning of a worker: the cyclic garbage collector, and where CPU-bound steps run.
+"""Process-wide tuning of a worker and its NLP process: the cyclic garbage collector and BLAS threads.
 
 The pipeline allocates millions of short-lived, acyclic objects (decoded events, rows, spaCy docs) that reference
 counting frees; CPython's default thresholds (700, 10, 10) still run a young collection every 700 allocations and
@@ -9,13 +9,8 @@ Cyclic garbage is still collected, only later.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-T = TypeVar("T")
 
 _OLDER_GENERATIONS = (20, 10)
 
@@ -26,7 +21,7 @@ def one_blas_thread() -> None:
     """One BLAS thread unless the environment says otherwise; effective only before numpy loads.
 
     A BLAS pool beside a worker's NLP fights the other workers for the cores, and any thread at all makes the NLP
-    dearer: see streams/enrich_process.py."""
+    dearer: see streams/runtime/nlp_process.py."""
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
 
@@ -41,15 +36,3 @@ def freeze_heap() -> None:
     """Move everything alive now (loaded models, imported libraries) out of the collector's sight for good."""
     gc.collect()
     gc.freeze()
-
-
-async def run_cpu_bound(fn: Callable[..., T], /, *args: Any, offload: bool, **kwargs: Any) -> T:
-    """Run a CPU-bound step (NLP, decoding a batch) in a worker thread (`offload`) or right here on the event loop.
-
-    Every Python thread shares one GIL, so a thread buys no parallelism for such a step: it only lets the loop
-    (heartbeats, fetches, the other stage) interleave, and each GIL hand-over costs the step CPU. On the loop,
-    the step runs undisturbed and the loop waits for it (up to a batch's NLP time, ~0.3-0.5 s at 256 posts).
-    """
-    if offload:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    return fn(*args, **kwargs)

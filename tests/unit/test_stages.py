@@ -1,23 +1,17 @@
-"""Stage batch steps with plain records and the in-memory writer: good events flow, poison is dead-lettered."""
+"""Stages' batch steps with plain records and the in-memory writer: good events flow, poison is dead-lettered."""
 
 import asyncio
 import json
 from datetime import UTC, datetime
 
-import pytest
-
 from streams import codec
-from streams.clickhouse.rows import EVENT_COLUMNS
-from streams.clickhouse.writer import InMemoryWriter
 from streams.metrics import Metrics
-from streams.steps import (
-    Destination,
-    Record,
-    batch_token,
-    enrich_records,
-    sink_dead_letter_records,
-    sink_records,
-)
+from streams.runtime.records import Destination, Record, batch_token
+from streams.sinks.clickhouse.rows import EVENT_COLUMNS
+from streams.sinks.clickhouse.writer import InMemoryWriter
+from streams.stages.clickhouse_sink import sink_records
+from streams.stages.dead_letters import sink_dead_letter_records
+from streams.stages.enrich import count_enrich, enrich_outcome
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -30,11 +24,17 @@ def raw_event(native_id: str, text: str = "Loving the new Nimbus phone 😍 #nim
     }
 
 
+def enrich_records(records, *, models, limits, now, metrics):
+    outcome = enrich_outcome(records, models=models, limits=limits, now=now)
+    count_enrich(outcome, metrics)
+    return outcome.out
+
+
 def records(values: list[bytes]) -> list[Record]:
     return [Record("social.raw.v1", 0, i, None, v) for i, v in enumerate(values)]
 
 
-def test_steps_enrich_passes_good_events_and_dead_letters_poison_with_original_bytes():
+def test_stages_enrich_passes_good_events_and_dead_letters_poison_with_original_bytes():
     metrics = Metrics.create()
     bad_json, bad_utf8 = b'{"event_id": ', b"\xff\xfe"
     good = json.dumps(raw_event("1")).encode()
@@ -51,16 +51,14 @@ def test_steps_enrich_passes_good_events_and_dead_letters_poison_with_original_b
                                              {"code": "invalid_json", "stage": "decode"}) == 1
 
 
-@pytest.mark.parametrize("offload", [False, True])
-def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records(offload):
+def test_stages_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records():
     metrics = Metrics.create()
     enriched = enrich_records(records([json.dumps(raw_event(str(i))).encode() for i in range(3)]),
                               models=None, limits=codec.Limits(), now=NOW, metrics=metrics)
     writer = InMemoryWriter(reject=lambda row: "Type mismatch" if row[0] == "mastodon:2" else None)
     sink_in = [Record("social.enriched.v1", 0, i, o.key, o.value) for i, o in enumerate(enriched)]
     sink_in.append(Record("social.enriched.v1", 0, 3, None, b"not json"))
-    result = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics,
-                                      offload=offload))
+    result = asyncio.run(sink_records(sink_in, writer=writer, table="db.events", now=NOW, metrics=metrics))
     assert sorted(row[0] for row in writer.tables["db.events"]) == ["mastodon:0", "mastodon:1"]
     assert len(writer.tables["db.events"][0]) == len(EVENT_COLUMNS)
     # the spike detector gets exactly the stored events, with their partitions
@@ -71,7 +69,7 @@ def test_steps_sink_writes_rows_and_dead_letters_rejected_and_unreadable_records
     assert letters[0].event_id == "mastodon:2"
 
 
-def test_steps_dead_letter_sink_stores_each_letter():
+def test_stages_dead_letter_sink_stores_each_letter():
     metrics = Metrics.create()
     out = enrich_records(records([b"[]", b""]), models=None, limits=codec.Limits(), now=NOW, metrics=metrics)
     writer = InMemoryWriter()
@@ -81,7 +79,7 @@ def test_steps_dead_letter_sink_stores_each_letter():
     assert sorted(row[6] for row in writer.tables["db.dead_letters"]) == ["empty_payload", "not_an_object"]
 
 
-def test_steps_sink_names_its_insert_by_the_records_so_a_retried_batch_is_stored_once():
+def test_stages_sink_names_its_insert_by_the_records_so_a_retried_batch_is_stored_once():
     metrics = Metrics.create()
     enriched = enrich_records(records([json.dumps(raw_event(str(i))).encode() for i in range(4)]),
                               models=None, limits=codec.Limits(), now=NOW, metrics=metrics)

@@ -7,9 +7,10 @@ import time
 from collections import namedtuple
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 
-from streams.kafka_io import BatchConsumer, _WaitForBatch
+from streams.runtime.batch_consumer import BatchConsumer, _WaitForBatch
 from streams.settings import KafkaSettings
 
 Rec = namedtuple("Rec", "topic partition offset key value")
@@ -298,12 +299,12 @@ class _FakeAioProducer:
 
 
 def test_kafka_io_producer_batches_go_to_kafkas_default_partition_in_order_and_split_when_full():
-    from streams.kafka_io import BatchProducer
-    from streams.partitioner import default_partitioner
+    from streams.runtime.partitioner import default_partitioner
+    from streams.runtime.producer import BatchProducer
 
     keys = [f"x:{i}".encode() for i in range(200)]
     fake = _FakeAioProducer(batch_size=2_000)  # ~20 records of 80 bytes: several batches per partition
-    producer = BatchProducer(KafkaSettings(), client_id="test")
+    producer = BatchProducer(KafkaSettings(), client_id="test", max_message_bytes=1_048_576)
     producer._producer = fake  # type: ignore[assignment]
 
     async def main() -> int:
@@ -323,3 +324,17 @@ def test_kafka_io_producer_batches_go_to_kafkas_default_partition_in_order_and_s
         assert sent_keys == [k for k in keys if k in set(sent_keys)]  # in the order given
     assert len(fake.sent) > 4 + 1  # full batches were split
     assert [(t, ks) for t, _, ks in fake.sent if t == "u"] == [("u", [keys[0]])]
+
+
+def test_producer_refuses_a_batch_holding_a_message_over_the_limit_before_sending_any_of_it():
+    from streams.runtime.failure_policy import RecordTooLarge
+    from streams.runtime.producer import BatchProducer
+
+    fake = _FakeAioProducer(batch_size=100_000)
+    producer = BatchProducer(KafkaSettings(), client_id="test", max_message_bytes=70_000)
+    producer._producer = fake  # type: ignore[assignment]
+    fits, too_large = b"v" * (70_000 - 512 - 3), b"v" * (70_000 - 512 - 2)
+    assert len(asyncio.run(producer.enqueue([("t", b"k:1", fits)]))) == 1
+    with pytest.raises(RecordTooLarge, match="70,001 bytes for t"):
+        asyncio.run(producer.enqueue([("t", b"k:2", b"small"), ("t", b"k:3", too_large)]))
+    assert [keys for _, _, keys in fake.sent] == [[b"k:1"]]  # nothing of the refused batch was sent

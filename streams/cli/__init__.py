@@ -7,20 +7,20 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from streams.runtime import one_blas_thread
+from streams.runtime.process_tuning import one_blas_thread
 
 # Before numpy loads (the command modules): a BLAS pool would fight the other workers for the cores, and any thread
-# makes spaCy's NER dearer (streams/enrich_process.py, bench/RESULTS.md). The NLP process sets it itself too.
+# makes spaCy's NER dearer (streams/runtime/nlp_process.py, bench/RESULTS.md). The NLP process sets it itself too.
 one_blas_thread()
 
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.
 # `func(args) -> int` is the exit code.
 COMMAND_MODULES = (
-    "streams.commands.pipeline",
-    "streams.commands.deadletters",
-    "streams.commands.ingest",
-    "streams.commands.trends",
-    "streams.commands.retention",
+    "streams.cli.pipeline",
+    "streams.cli.deadletters",
+    "streams.cli.ingest",
+    "streams.cli.trends",
+    "streams.cli.retention",
 )
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from streams.clickhouse.client import server_version
+from streams.sinks.clickhouse.client import server_version
 
 log = logging.getLogger(__name__)
 

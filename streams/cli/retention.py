@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from streams.clickhouse.client import connect
+    from streams.sinks.clickhouse.client import connect
     from streams.trends.retention import apply, plan
 
     settings = Settings()

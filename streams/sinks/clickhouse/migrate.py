@@ -13,7 +13,7 @@ from importlib import resources
 
 from clickhouse_driver import Client
 
-from streams.clickhouse.client import check_identifier, server_version
+from streams.sinks.clickhouse.client import check_identifier, server_version
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 
 DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "dead_letter_id", "source_topic", "partition", "offset", "key_b64", "original_b64", "error_code",
-    "error_message", "stage", "event_id", "failed_at",
+    "error_message", "stage", "event_id", "failed_at", "original_size", "original_sha256",
 )
 
 _UINT32_MAX = 2**32 - 1
@@ -61,4 +61,5 @@ def dead_letter_row(letter: DeadLetter) -> tuple[Any, ...]:
         letter.dead_letter_id, letter.source_topic, letter.partition, letter.offset, letter.key_b64 or "",
         letter.original_b64, letter.error_code.value, letter.error_message, letter.stage,
         letter.event_id or "", utc_naive(letter.failed_at),
+        len(letter.original) if letter.original_size is None else letter.original_size, letter.original_sha256 or "",
     )

@@ -75,7 +75,7 @@ def tracked_brands(settings: Settings) -> list[str]:
 def cmd_trends(args: argparse.Namespace) -> int:
     from clickhouse_driver import errors as ch_errors
 
-    from streams.clickhouse.client import connect
+    from streams.sinks.clickhouse.client import connect
     from streams.trends import baselines
     from streams.trends import queries as q
     from streams.trends.output import render_json, render_table, resolve_at, run
@@ -125,7 +125,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
 def cmd_refresh_baselines(args: argparse.Namespace) -> int:
     from clickhouse_driver import errors as ch_errors
 
-    from streams.clickhouse.client import connect
+    from streams.sinks.clickhouse.client import connect
     from streams.trends import baselines
     from streams.trends import queries as q
     from streams.trends.output import resolve_at

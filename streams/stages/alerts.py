@@ -1,7 +1,8 @@
 """Spike detection on the enriched stream → Alert v1 on social.alerts.v1 + ClickHouse.
 
-    alerting = install_alerting(app, settings, wiring, send=...)   # called from streams/app.py:create_app
+    alerting = alerting_stage(...)   # built by streams/app.py
     await alerting.observe(stored)   # the ClickHouse sink, after each insert, with the events it stored
+    await alerting.on_idle()         # a worker timer: lets the last minutes close when traffic stops
 
 It rides on the sink rather than consuming social.enriched.v1 itself: a second consumer would deliver and
 decode every event once more (~100 µs each, bench/RESULTS.md). Per event it counts it in the per-topic /
@@ -36,18 +37,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import faust
-
 from processors.spikes import SpikeTracker, TrackerConfig
-from processors.topics import load_topics
 from schemas import Alert, EnrichedEvent
 from streams import codec
-from streams.clickhouse.rows import utc_naive
-from streams.clickhouse.writer import RowWriter
 from streams.metrics import Metrics, language_label, network_label
-from streams.settings import Settings
+from streams.runtime.failure_policy import RetryPolicy, describe, until_done
+from streams.sinks.clickhouse.rows import utc_naive
+from streams.sinks.clickhouse.writer import RowWriter
 
 log = logging.getLogger(__name__)
+
+STAGE = "alerting"
+Send = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
 
 ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "kind", "subject_type", "subject", "window_start", "window_end", "observed", "baseline", "score",
@@ -66,10 +67,6 @@ def alert_row(alert: Alert) -> tuple[Any, ...]:
         x.sentiment_window, x.sentiment_baseline, list(x.example_event_ids), list(x.example_texts),
         utc_naive(alert.detected_at),
     )
-
-
-def tracked_topic_names(settings: Settings) -> tuple[str, ...]:
-    return tuple(t.name for t in load_topics(settings.nlp.topics_path).topics)
 
 
 class AlertingState:
@@ -140,8 +137,11 @@ class Alerting:
     clock: Callable[[], datetime]
 
     async def observe(self, stored: Sequence[tuple[int, EnrichedEvent]]) -> None:
-        self.state.metrics.events_in.labels(agent="alerting").inc(len(stored))
+        self.state.metrics.events_in.labels(agent=STAGE).inc(len(stored))
         await self.emit(self.state.observe(stored, self.clock()))
+
+    async def on_idle(self) -> None:
+        await self.emit(self.state.on_idle_check(self.clock()))
 
 
 class _BatchCounts:
@@ -169,63 +169,40 @@ class _BatchCounts:
             m.topic_sentiment_sum.labels(topic=topic).inc(total)
 
 
-def install_alerting(
-    app: faust.App,
-    settings: Settings,
-    wiring: Any,
-    *,
-    send: Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]],
-    tracked_topics: Sequence[str] | None = None,
-    config: TrackerConfig | None = None,
-    idle_seconds: float = 10.0,
+def alerting_stage(
+    *, tracked: Sequence[str], writer: RowWriter, table: str, send: Send, alerts_topic: str, policy: RetryPolicy,
+    metrics: Metrics, clock: Callable[[], datetime], config: TrackerConfig | None = None, idle_seconds: float = 10.0,
 ) -> Alerting:
-    """The detector plus its idle timer on `app`. `wiring` is streams.app.Wiring; `send` produces
-    (topic, key, value) messages and returns once the broker acknowledged them."""
-    metrics: Metrics = wiring.metrics
-    kafka, ch = settings.kafka, settings.clickhouse
-    topics = tuple(tracked_topics) if tracked_topics is not None else tracked_topic_names(settings)
-    state = AlertingState(SpikeTracker(topics, config), metrics, idle_seconds=idle_seconds)
-    for topic in topics:  # every tracked topic appears on /metrics from the start
+    """The detector of one worker. `send` produces (topic, key, value) messages and returns once the broker
+    acknowledged them. The worker calls `observe` after each stored batch and `on_idle` on a timer."""
+    state = AlertingState(SpikeTracker(tuple(tracked), config), metrics, idle_seconds=idle_seconds)
+    for topic in tracked:  # every tracked topic appears on /metrics from the start
         metrics.spike_score.labels(topic=topic, kind="volume").set(0)
         metrics.spike_score.labels(topic=topic, kind="negative").set(0)
-    table = f"{ch.database}.alerts"
     emit_lock = asyncio.Lock()
-    writer_box: list[RowWriter] = []
+
+    async def store(alerts: list[Alert]) -> None:
+        await send([(alerts_topic, a.alert_id.encode(), codec.encode_model(a)) for a in alerts])
+        # a re-raised alert (same id, later detected_at) is another block: it must replace the row
+        token = ",".join(f"{a.alert_id}@{a.detected_at.isoformat()}" for a in alerts)
+        rejected = await writer.insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts], dedup_token=token)
+        for bad in rejected:
+            log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
 
     async def emit(alerts: list[Alert]) -> None:
-        """Produce and store until both succeeded; bounded backoff, never raises."""
+        """Produce and store; infrastructure faults block and retry, alerts that keep failing are logged."""
         if not alerts:
             return
-        if not writer_box:
-            writer_box.append(wiring.writer_factory())
-        attempt = 0
         async with emit_lock:
-            while True:
-                try:
-                    await send([(kafka.alerts_topic, a.alert_id.encode(), codec.encode_model(a)) for a in alerts])
-                    # a re-raised alert (same id, later detected_at) is another block: it must replace the row
-                    token = ",".join(f"{a.alert_id}@{a.detected_at.isoformat()}" for a in alerts)
-                    rejected = await writer_box[0].insert(table, ALERT_COLUMNS, [alert_row(a) for a in alerts],
-                                                          dedup_token=token)
-                    for bad in rejected:
-                        log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    attempt += 1
-                    metrics.batch_retries.labels(agent="alerting").inc()
-                    delay = min(ch.max_backoff_seconds, 0.5 * 2 ** min(attempt, 6))
-                    log.exception("alerting: emitting %d alerts failed (attempt %d); retry in %.1fs",
-                                  len(alerts), attempt, delay)
-                    await asyncio.sleep(delay)
+            try:
+                await until_done(lambda: store(alerts), policy=policy, what=STAGE,
+                                 on_retry=lambda fault, exc, attempt: metrics.batch_retries.labels(agent=STAGE).inc())
+            except Exception as exc:  # noqa: BLE001 - derived data: recomputed from the events if needed
+                log.error("alerting: %d alerts not emitted: %s", len(alerts), describe(exc))
+                return
         for a in alerts:
             metrics.alerts.labels(kind=a.kind, subject_type=a.subject_type).inc()
             log.warning("alert %s score=%.1f observed=%.0f baseline=%.1f", a.alert_id, a.score, a.observed,
                         a.baseline)
 
-    @app.timer(interval=max(1.0, idle_seconds / 2))
-    async def alerting_idle() -> None:
-        await emit(state.on_idle_check(wiring.clock()))
-
-    return Alerting(state, emit, wiring.clock)
+    return Alerting(state, emit, clock)

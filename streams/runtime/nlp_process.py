@@ -17,6 +17,7 @@ when the pipe closes, so it never outlives its worker, even one killed with -9.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -35,10 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from mode import Service
 
-from streams.runtime import one_blas_thread
+from streams.runtime.process_tuning import one_blas_thread
 
 if TYPE_CHECKING:  # the child imports NLP only after setting up its environment (see main)
-    from streams.steps import EnrichOutcome, KafkaRecord
+    from streams.runtime.records import KafkaRecord
+    from streams.stages.enrich import EnrichOutcome
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,12 @@ class NlpOptions:
 
 
 class EnrichProcessError(RuntimeError):
-    """The child failed: it could not start, exited, or raised on a batch (a bug: data errors are dead letters)."""
+    """The child exited, hung or raised on a batch: a bug some input triggers (data errors are dead letters), so the
+    failure policy retries the batch a bounded number of times, then splits it to isolate the record."""
+
+
+class EnrichProcessUnavailable(ConnectionError):
+    """The child could not start or load its models: an infrastructure fault, retried for as long as it takes."""
 
 
 class EnrichProcess(Service):
@@ -88,7 +95,11 @@ class EnrichProcess(Service):
     async def on_stop(self) -> None:
         await self.loop.run_in_executor(None, self.close)
 
-    def enrich(self, records: Sequence[KafkaRecord], now: datetime) -> EnrichOutcome:
+    async def enrich(self, records: Sequence[KafkaRecord], now: datetime) -> EnrichOutcome:
+        """The stages' `Enricher`: the batch in a thread of the worker's, which waits for the child."""
+        return await asyncio.to_thread(self.enrich_blocking, records, now)
+
+    def enrich_blocking(self, records: Sequence[KafkaRecord], now: datetime) -> EnrichOutcome:
         # (un)pickled outside the lock, so the child waits only for the bytes between two batches
         request = pickle.dumps(([(r.topic, r.partition, r.offset, r.key, r.value) for r in records], now),
                                protocol=pickle.HIGHEST_PROTOCOL)
@@ -135,7 +146,7 @@ class EnrichProcess(Service):
         parent, child = Pipe()
         path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        self._child = subprocess.Popen([sys.executable, "-m", "streams.enrich_process", str(child.fileno())],
+        self._child = subprocess.Popen([sys.executable, "-m", "streams.runtime.nlp_process", str(child.fileno())],
                                        pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=env)
         child.close()
         self._conn = parent
@@ -144,10 +155,10 @@ class EnrichProcess(Service):
             status, detail = parent.recv()
         except (EOFError, OSError) as exc:
             code = self._reap()
-            raise EnrichProcessError(f"the NLP process exited (code {code}) while loading the models") from exc
+            raise EnrichProcessUnavailable(f"the NLP process exited (code {code}) while loading the models") from exc
         if status != "ready":
             self._reap(wait=STOP_TIMEOUT_SECONDS)
-            raise EnrichProcessError(f"the NLP process could not load the models:\n{detail}")
+            raise EnrichProcessUnavailable(f"the NLP process could not load the models:\n{detail}")
         log.info("NLP process %d ready", self._child.pid)
         self.threads = detail
         if detail != 1:
@@ -180,8 +191,9 @@ def _threads() -> int:
 def serve(conn: Connection) -> None:
     from processors.models import load_models
     from streams.codec import Limits
-    from streams.runtime import freeze_heap, tune_gc
-    from streams.steps import Record, enrich_outcome
+    from streams.runtime.process_tuning import freeze_heap, tune_gc
+    from streams.runtime.records import Record
+    from streams.stages.enrich import enrich_outcome
 
     options: NlpOptions = conn.recv()
     try:
