@@ -29,7 +29,7 @@ from streams import codec
 from streams.alerting import install_alerting
 from streams.clickhouse.client import connect
 from streams.clickhouse.writer import ClickHouseWriter, RowWriter
-from streams.enrich_process import EnrichProcess, NlpOptions
+from streams.enrich_process import EnrichProcess
 from streams.kafka_io import BatchConsumer, BatchProducer, Durable, acknowledged
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime import freeze_heap, run_cpu_bound
@@ -79,10 +79,7 @@ def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
                            languages=settings.nlp.languages)
 
     def enrich_process() -> EnrichProcess:
-        options = NlpOptions(profile=settings.nlp.profile, topics_path=settings.nlp.topics_path,
-                             languages=settings.nlp.languages, max_text_chars=settings.nlp.max_text_chars,
-                             gc_threshold=settings.worker.gc_threshold)
-        return EnrichProcess(options)
+        return EnrichProcess(settings.nlp, gc_threshold=settings.worker.gc_threshold)
 
     return Wiring(writer_factory=writer, models_loader=models, metrics=metrics,
                   enrich_process=enrich_process if settings.worker.nlp_process else None)
