@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from processors.cache import LRUCache
@@ -69,15 +68,6 @@ class EnrichmentModels:
     aliases: Mapping[str, str] = field(default_factory=dict)  # casefolded alias -> canonical
     batch_size: int = 64
     profile: str = "custom"
-
-
-def load_models(
-    *, profile: str = "fast", topics_path: Path | None = None, languages: Sequence[str] = ("en", "es"), **kwargs: Any
-) -> EnrichmentModels:
-    """Shortcut for ``processors.models.load_models`` (kept here so callers need one import)."""
-    from processors.models import load_models as _load
-
-    return _load(profile=profile, topics_path=topics_path, languages=languages, **kwargs)
 
 
 def _message(exc: BaseException) -> str:
