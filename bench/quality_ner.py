@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.quality_md import BENCH, write_section  # noqa: E402
+from processors.languages import language  # noqa: E402
 from processors.models import load_spacy_ner  # noqa: E402
 from processors.ner import add_gazetteer, entities_from_doc  # noqa: E402
 from processors.topics import load_topics  # noqa: E402
@@ -59,13 +60,14 @@ def build(profile: str, lang: str = "en"):  # type: ignore[no-untyped-def]
     return nlp
 
 
-def score(nlp, docs, types):  # type: ignore[no-untyped-def]
+def score(nlp, docs, types, lang):  # type: ignore[no-untyped-def]
     tp: Counter[str] = Counter()
     npred: Counter[str] = Counter()
     ngold: Counter[str] = Counter()
+    labels = language(lang).label_map
     t0 = time.perf_counter()
     for doc, gold in zip(nlp.pipe([d.text for d in docs], batch_size=64), docs, strict=True):
-        pred = {(e.start, e.end, e.label) for e in entities_from_doc(doc) if e.label in types}
+        pred = {(e.start, e.end, e.label) for e in entities_from_doc(doc, labels=labels) if e.label in types}
         gold_set = {s for s in gold.spans if s[2] in types}
         for s in pred:
             npred[s[2]] += 1
@@ -102,7 +104,7 @@ def main() -> int:
         for ds, (lang, split, docs) in sets.items():
             nlp = pipelines[lang]
             name = f"{profile} ({nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')})"
-            rows, speed = score(nlp, docs, types[ds])
+            rows, speed = score(nlp, docs, types[ds], lang)
             f1 = rows["all"][2]
             target = f"{TARGETS[ds]:.2f} {'met' if f1 >= TARGETS[ds] else 'NOT met'}" if ds in TARGETS else "—"
             summary.append(f"| {name} | {ds} {split} | {rows['all'][0]:.3f} | {rows['all'][1]:.3f} | **{f1:.3f}** | "

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "es": ("XLM-T es val (324)", *datasets.load_xlmt("es", "val", args.data)),
     }
     t0 = time.perf_counter()
-    trained = load_sentiment_scorer("fast")
+    trained = load_sentiment_scorer()
     load_s = time.perf_counter() - t0
     scorers: dict[str, SentimentScorer] = {"VADER (vader-3.3.2, ±0.05)": VaderScorer(), "trained (fast)": trained}
 
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 ms/post = median of {args.runs} passes over the set in batches of {BATCH}, one process, on the shared 2-core machine;
 other engineers' jobs were running, 1-min load average {os.getloadavg()[0]:.1f} at the end of this run).
 
-Trained scorer: `processors.sentiment.load_sentiment_scorer("fast")` = {trained.version}.
+Trained scorer: `processors.sentiment.load_sentiment_scorer()` = {trained.version}.
 en model trained on SemEval-2017 4A English train (47,559 tweets, TweetEval val lines removed upstream);
 es model trained on XLM-T es train (1,839) + XLM-T pt/it/fr train+val at weight 0.3.
 Hyper-parameters and per-class offsets were chosen on the

@@ -15,11 +15,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from processors.cache import LRUCache
 from processors.language import LanguageDetector, LanguagePolicy, LanguageResult, identify, normalise_hint
+from processors.languages import language
 from processors.ner import entities_from_doc
 from processors.normalize_text import body_of
 from processors.sentiment_api import UNSCORED, SentimentScorer
@@ -59,7 +59,7 @@ CacheKey = tuple[str, str | None]  # (body text, normalised lang hint)
 class EnrichmentModels:
     """Everything enrich_batch needs, built once by ``processors.models.load_models()``."""
 
-    nlp: Mapping[str, Language]  # language -> spaCy pipeline (gazetteer + ner only)
+    nlp: Mapping[str, Language]  # language (an entry of processors.languages) -> spaCy pipeline (gazetteer + ner)
     detector: LanguageDetector
     sentiment: Mapping[str, SentimentScorer]  # language -> scorer; others get a neutral, 0-confidence score
     topics: TopicConfig
@@ -69,15 +69,6 @@ class EnrichmentModels:
     aliases: Mapping[str, str] = field(default_factory=dict)  # casefolded alias -> canonical
     batch_size: int = 64
     profile: str = "custom"
-
-
-def load_models(
-    *, profile: str = "fast", topics_path: Path | None = None, languages: Sequence[str] = ("en", "es"), **kwargs: Any
-) -> EnrichmentModels:
-    """Shortcut for ``processors.models.load_models`` (kept here so callers need one import)."""
-    from processors.models import load_models as _load
-
-    return _load(profile=profile, topics_path=topics_path, languages=languages, **kwargs)
 
 
 def _message(exc: BaseException) -> str:
@@ -91,13 +82,13 @@ def _shift(entities: Sequence[Entity], offset: int) -> tuple[Entity, ...]:
 
 
 def _run_ner(
-    nlp: Language, items: list[tuple[CacheKey, str]], models: EnrichmentModels
+    nlp: Language, labels: Mapping[str, str], items: list[tuple[CacheKey, str]], models: EnrichmentModels
 ) -> dict[CacheKey, tuple[Entity, ...] | BaseException]:
     """NER over (key, body) pairs, batched; on a batch error, post by post."""
 
     def extract(doc: Any) -> tuple[Entity, ...]:
         urls = [(u.start, u.end) for u in find_urls(doc.text)] if "/" in doc.text or "www" in doc.text else []
-        return tuple(entities_from_doc(doc, aliases=models.aliases, url_spans=urls))
+        return tuple(entities_from_doc(doc, labels=labels, aliases=models.aliases, url_spans=urls))
 
     out: dict[CacheKey, tuple[Entity, ...] | BaseException] = {}
     try:
@@ -154,7 +145,7 @@ def analyse_texts(
         nonempty = [(k, t) for k, t in group if t]
         nlp = models.nlp.get(lang_code)
         ents: Mapping[CacheKey, tuple[Entity, ...] | BaseException] = (
-            _run_ner(nlp, nonempty, models) if nlp is not None and nonempty else {}
+            _run_ner(nlp, language(lang_code).label_map, nonempty, models) if nlp is not None and nonempty else {}
         )
         scorer = models.sentiment.get(lang_code)
         sents: Mapping[CacheKey, Sentiment | BaseException] = (

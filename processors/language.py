@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from processors.languages import DETECTED_ONLY, LANGUAGES
 from processors.normalize_text import text_for_langid
 
-DEFAULT_CANDIDATES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt")
+# What the detector may answer: the languages the enricher analyses, and some it only recognises.
+DEFAULT_CANDIDATES: tuple[str, ...] = (*LANGUAGES, *DETECTED_ONLY)
 UNDETERMINED = "und"
 
 

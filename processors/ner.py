@@ -1,7 +1,7 @@
 """Named entities: gazetteer EntityRuler ahead of the statistical NER, label normalisation, clean-up.
 
-Labels are normalised to a small set (``LABEL_MAP``); numeric and temporal labels (DATE, MONEY,
-CARDINAL, ...) are dropped: they are not what a brand team groups by. Clean-up trims leading "@"/"#"
+Labels are mapped onto the enriched-event labels by the language's label map (processors/languages.py); labels
+it does not map (DATE, MONEY, CARDINAL, ...) are dropped. Clean-up trims leading "@"/"#"
 (the handle's name is the entity; the post's mentions/hashtags are listed separately), quotes,
 punctuation and emojis from span edges, and drops spans with no letter or digit, spans with an
 emoji inside, and spans inside a URL. Canonical form: casefold, collapse whitespace, strip a
@@ -21,23 +21,6 @@ from schemas.events import Entity
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
-
-# spaCy EN (OntoNotes), spaCy ES (WikiNER), and our trained model's labels -> the enriched-event labels.
-LABEL_MAP: dict[str, str] = {
-    "PERSON": "PERSON",
-    "PER": "PERSON",
-    "ORG": "ORG",
-    "GPE": "LOC",
-    "LOC": "LOC",
-    "FAC": "LOC",
-    "NORP": "GROUP",
-    "GROUP": "GROUP",
-    "PRODUCT": "PRODUCT",
-    "EVENT": "EVENT",
-    "WORK_OF_ART": "WORK_OF_ART",
-    "MISC": "MISC",
-}
-# DATE, TIME, PERCENT, MONEY, QUANTITY, ORDINAL, CARDINAL, LAW, LANGUAGE: dropped.
 
 RULER_NAME = "gazetteer"
 _EDGE_STRIP = "@#＠＃\"'“”‘’«»()[]{}<>.,;:!?¡¿*_~|/\\-–—…"
@@ -115,17 +98,19 @@ def clean_span(text: str, start: int, end: int, url_spans: Sequence[tuple[int, i
 def entities_from_doc(
     doc: Doc,
     *,
+    labels: Mapping[str, str],
     offset: int = 0,
     original: str | None = None,
     aliases: Mapping[str, str] | None = None,
     url_spans: Sequence[tuple[int, int]] = (),
 ) -> list[Entity]:
-    """Entities of a Doc whose text is ``original[offset:offset + len(doc.text)]``; offsets index ``original``."""
+    """Entities of a Doc whose text is ``original[offset:offset + len(doc.text)]``; offsets index ``original``.
+    ``labels``: the pipeline language's label map (``LanguageSpec.label_map``)."""
     text = doc.text if original is None else original
     out: list[Entity] = []
     seen: set[tuple[int, int]] = set()
     for ent in doc.ents:
-        label = LABEL_MAP.get(ent.label_)
+        label = labels.get(ent.label_)
         if label is None:
             continue
         if not ent.ent_id_ and all(token.is_stop or token.is_punct for token in ent):

@@ -1,9 +1,9 @@
 """Sentiment scorers trained by this project: TF-IDF word + char n-grams with a linear head, per language.
 
-``LinearSentimentModel`` is one trained language (weights in processors/trained/sentiment_<lang>/,
-rebuilt by tools/train_sentiment.py). ``TrainedSentimentScorer`` implements
-``processors.sentiment_api.SentimentScorer`` for every language: its own model where it has one
-(en, es), otherwise a fallback scorer (VADER by default: emoji and emoticons carry over to most
+``LinearSentimentModel`` is one trained language (weights in the directory under processors/trained/ that the
+language's entry in processors/languages.py names, rebuilt by tools/train_sentiment.py).
+``TrainedSentimentScorer`` implements ``processors.sentiment_api.SentimentScorer`` for every language: its own
+model where it has one, otherwise a fallback scorer (VADER by default: emoji and emoticons carry over to most
 languages; confidence is scaled down there).
 
 Label = argmax of the class probabilities; score = P(positive) - P(negative) in [-1, 1] (so a
@@ -22,15 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from processors.languages import LANGUAGES, TRAINED_DIR, language
 from processors.sentiment_api import UNSCORED, SentimentScorer, VaderScorer
 from processors.sentiment_features import FeatureConfig, analyze, normalize, tokenize
 from processors.sentiment_lexicon import lexicon_features
 from schemas.events import Sentiment, SentimentLabel
 
-TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 LABELS = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
-MODEL_LANGUAGES = ("en", "es")
-PROFILES = ("fast",)
 # dense feature sets a model may ask for (names stored in model.json)
 DENSE_FEATURES = ("vader", "lexicon")
 FORMAT = 1
@@ -38,27 +36,15 @@ FORMAT = 1
 FloatArray = npt.NDArray[np.float32]
 
 
-class _Vader:
-    """VADER polarity_scores as 4 dense features (compound, pos, neg, neu)."""
-
-    def __init__(self) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        self._analyzer = SentimentIntensityAnalyzer()
-
-    def __call__(self, text: str) -> tuple[float, ...]:
-        s = self._analyzer.polarity_scores(text)
-        return (float(s["compound"]), float(s["pos"]), float(s["neg"]), float(s["neu"]))
-
-
-def dense_features(name: str) -> Any:
-    """The dense feature function called ``name``: text -> tuple of floats."""
+def dense_features(name: str, lang: str) -> Any:
+    """The dense feature function called ``name`` for a model of language ``lang``: text -> tuple of floats."""
     if name == "vader":
-        return _Vader()
+        return VaderScorer().polarity
     if name == "lexicon":
+        negators = language(lang).negators
 
         def lexicon(text: str) -> tuple[float, ...]:
-            return lexicon_features(tokenize(normalize(text, strip_accents=True)))
+            return lexicon_features(tokenize(normalize(text, strip_accents=True)), negators)
 
         return lexicon
     raise ValueError(f"unknown dense feature set {name!r}; known: {DENSE_FEATURES}")
@@ -84,6 +70,7 @@ class LinearSentimentModel:
             raise ValueError(f"weights do not match a vocabulary of {len(vocabulary)} features")
         if intercept.shape != (3,):
             raise ValueError("intercept must have 3 entries (negative, neutral, positive)")
+        language(config.lang)  # a model of a language without an entry would be scored with no negators
         self.config = config
         self._vocab = {f: i for i, f in enumerate(vocabulary)}
         self._idf = idf.astype(np.float32)
@@ -91,7 +78,7 @@ class LinearSentimentModel:
         self._dense_coef = dense_coef.astype(np.float32)
         self._intercept = intercept.astype(np.float32)
         self._dense_name = dense
-        self._dense = dense_features(dense) if dense else None
+        self._dense = dense_features(dense, config.lang) if dense else None
         self._dense_scale = float(dense_scale)
         if self._dense is not None and self._dense_coef.shape[1:] != (3,):
             raise ValueError("dense_coef must be (n_dense, 3)")
@@ -207,7 +194,10 @@ def _base_language(lang: str) -> str:
 
 
 def load_language_model(lang: str, trained_dir: Path = TRAINED_DIR) -> LinearSentimentModel:
-    directory = trained_dir / f"sentiment_{lang}"
+    name = language(lang).sentiment_model
+    if name is None:
+        raise ValueError(f"no sentiment model is registered for {lang!r} (processors/languages.py)")
+    directory = trained_dir / name
     if not (directory / "model.json").exists():
         raise FileNotFoundError(
             f"no trained sentiment model for {lang!r} in {directory}; rebuild with `python tools/train_sentiment.py`"
@@ -215,21 +205,19 @@ def load_language_model(lang: str, trained_dir: Path = TRAINED_DIR) -> LinearSen
     return LinearSentimentModel.load(directory)
 
 
+def model_languages() -> tuple[str, ...]:
+    """The registered languages that have a trained sentiment model."""
+    return tuple(code for code, spec in LANGUAGES.items() if spec.sentiment_model is not None)
+
+
 def load_sentiment_scorer(
-    profile: str = "fast",
     *,
-    languages: Sequence[str] = MODEL_LANGUAGES,
+    languages: Sequence[str] | None = None,
     trained_dir: Path = TRAINED_DIR,
     fallback: SentimentScorer | None = None,
 ) -> TrainedSentimentScorer:
-    """The project's sentiment scorer: trained models for ``languages``, VADER for the rest."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown sentiment profile {profile!r}; known: {PROFILES}")
-    models = {lang: load_language_model(lang, trained_dir) for lang in languages}
+    """The project's sentiment scorer: trained models for ``languages`` (default: every registered language
+    with one), ``fallback`` (default VADER) for the rest."""
+    chosen = model_languages() if languages is None else languages
+    models = {lang: load_language_model(lang, trained_dir) for lang in chosen}
     return TrainedSentimentScorer(models, fallback if fallback is not None else VaderScorer())
-
-
-def sentiment_scorers(profile: str = "fast") -> dict[str, SentimentScorer]:
-    """language -> scorer mapping, the shape ``processors.models.load_models(sentiment=...)`` takes."""
-    scorer = load_sentiment_scorer(profile)
-    return {lang: scorer for lang in scorer.languages}

@@ -38,6 +38,11 @@ class VaderScorer:
         self._threshold = threshold
         self.version = "vader-3.3.2"
 
+    def polarity(self, text: str) -> tuple[float, float, float, float]:
+        """VADER's (compound, pos, neg, neu): the trained English model's dense features."""
+        s = self._analyzer.polarity_scores(text)
+        return (float(s["compound"]), float(s["pos"]), float(s["neg"]), float(s["neu"]))
+
     def score(self, texts: Sequence[str], lang: str) -> list[Sentiment]:
         out = []
         for text in texts:

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from processors.languages import language
+
 _URL = re.compile(r"https?://\S*|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _ELONGATED = re.compile(r"(.)\1{2,}")
@@ -26,11 +28,6 @@ _TOKEN = re.compile(
     r"|[^\w\s]",
     re.UNICODE,
 )
-_NEGATORS_EN = frozenset(
-    "not no never nothing nobody none nor neither cannot cant dont doesnt didnt isnt wasnt arent werent "
-    "wont wouldnt shouldnt couldnt aint hasnt havent hadnt".split()
-)
-_NEGATORS_ES = frozenset("no ni nunca jamás jamas nada nadie ninguno ninguna tampoco sin".split())
 _CLAUSE_END = frozenset(".,;:!?")
 
 
@@ -89,8 +86,9 @@ def tokenize(norm: str) -> list[str]:
 
 
 def _negated(tokens: list[str], lang: str) -> list[str]:
-    """Mark words after a negator up to the next clause punctuation (``not good`` -> ``good_NEG``)."""
-    negators = _NEGATORS_ES if lang == "es" else _NEGATORS_EN
+    """Mark words after a negator up to the next clause punctuation (``not good`` -> ``good_NEG``).
+    The language's negators, and in every language a word ending in "n't" (posts mix in English)."""
+    negators = language(lang).negators
     out: list[str] = []
     active = False
     for tok in tokens:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 
 POSITIVE_ES = frozenset(
     """
@@ -72,7 +73,6 @@ NEGATIVE_SYMBOLS = frozenset(
     " 💔 👎 🤬 🤮 🤢 😖 😿 🙄 😑 😐 :( :-( :'( =( d:".split()
 )
 
-NEGATORS_ES = frozenset("no ni nunca jamas nada nadie ninguno ninguna ningun tampoco sin".split())
 _CLAUSE_END = frozenset(".,;:!?")
 _MAX_SUFFIX = 6
 # laughter of any length (jajajajaja, jejeje, hahaha, kkkk, xddd), which the prefix rule misses when long
@@ -106,8 +106,9 @@ def _polarity(token: str) -> int:
     return 0
 
 
-def lexicon_features(tokens: list[str]) -> tuple[float, float, float]:
-    """(positive hits, negative hits, (pos - neg) / sqrt(pos + neg + 1)) over normalised tokens."""
+def lexicon_features(tokens: list[str], negators: AbstractSet[str]) -> tuple[float, float, float]:
+    """(positive hits, negative hits, (pos - neg) / sqrt(pos + neg + 1)) over normalised tokens; a negator (the
+    model language's, processors/languages.py) flips the polarity of what follows up to clause punctuation."""
     pos = neg = 0
     negated = False
     for tok in tokens:
@@ -121,6 +122,6 @@ def lexicon_features(tokens: list[str]) -> tuple[float, float, float]:
             pos += 1
         elif pol < 0:
             neg += 1
-        if tok in NEGATORS_ES:
+        if tok in negators:
             negated = True
     return float(pos), float(neg), (pos - neg) / math.sqrt(pos + neg + 1.0)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from schemas.events import ENTITY_LABELS
+
 
 class QueryError(ValueError):
     """A query that does not parse; ``position`` is the 0-based character index of the problem."""
@@ -302,7 +304,6 @@ def parse_query(query: str) -> Expr:
 # --- configuration ------------------------------------------------------------------------
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
-ENTITY_LABELS = frozenset({"PERSON", "ORG", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "GROUP", "MISC"})
 
 
 @dataclass(frozen=True)

@@ -86,11 +86,16 @@ class Sentiment(Contract):
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
+# The labels an Entity carries: gazetteer entries use them as they are, NER model labels are mapped onto them
+# (processors/languages.py).
+ENTITY_LABELS = frozenset({"PERSON", "ORG", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "GROUP", "MISC"})
+
+
 class Entity(Contract):
     """A named entity span; offsets are Python str indices into RawEvent.text."""
 
     text: str
-    label: str  # PERSON, ORG, PRODUCT, LOC, GPE, EVENT, WORK_OF_ART, ... (spaCy labels, normalised)
+    label: str  # one of ENTITY_LABELS
     canonical: str  # normalised form used for grouping (casefolded, tracked-alias resolved)
     start: int = Field(ge=0)
     end: int = Field(ge=0)

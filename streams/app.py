@@ -27,7 +27,7 @@ from streams.codec import Limits
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime.batch_consumer import BatchConsumer
 from streams.runtime.failure_policy import RetryPolicy
-from streams.runtime.nlp_process import EnrichProcess, NlpOptions
+from streams.runtime.nlp_process import EnrichProcess
 from streams.runtime.process_tuning import freeze_heap
 from streams.runtime.producer import BatchProducer
 from streams.runtime.records import Destination
@@ -67,8 +67,7 @@ def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
     def enricher() -> Enricher:
         if not settings.worker.enrich:  # pass-through (benchmarks): decode → enriched shape, no NLP
             return InProcessEnricher(models=None, limits=Limits(max_text_chars=nlp.max_text_chars))
-        return EnrichProcess(NlpOptions(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages,
-                                        max_text_chars=nlp.max_text_chars, gc_threshold=settings.worker.gc_threshold))
+        return EnrichProcess(nlp, gc_threshold=settings.worker.gc_threshold)
 
     return Wiring(writer_factory=writer, enricher_factory=enricher, metrics=metrics)
 

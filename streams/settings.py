@@ -10,8 +10,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.languages import LANGUAGES, check_languages
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +67,8 @@ class ClickHouseSettings(_Section):
 
 class NlpSettings(_Section):
     profile: str = "fast"
-    languages: tuple[str, ...] = ("en", "es")
+    # Languages to run NER for: entries of processors/languages.py (default: all of them); another one fails here.
+    languages: tuple[str, ...] = tuple(LANGUAGES)
     topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
     # Enrich batches: at most this many events. 1024 made the enrich pipeline slower than 256 (494 vs 557-587 ev/s,
     # more CPU per event; bench/RESULTS.md). Without NLP the stage uses worker.passthrough_batch_size instead.
@@ -73,6 +76,11 @@ class NlpSettings(_Section):
     # Latency: an event waits up to this long for its batch to fill, then again up to the sink's insert window.
     batch_seconds: float = Field(default=0.2, gt=0)
     max_text_chars: int = Field(default=10_000, ge=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_are_known(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        return check_languages(languages)
 
 
 class WorkerSettings(_Section):

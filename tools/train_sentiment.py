@@ -94,7 +94,7 @@ def _vectorizer(recipe: Recipe) -> TfidfVectorizer:
 def _dense(recipe: Recipe, texts: Sequence[str]) -> np.ndarray | None:
     if recipe.dense is None:
         return None
-    fn: Callable[[str], tuple[float, ...]] = dense_features(recipe.dense)
+    fn: Callable[[str], tuple[float, ...]] = dense_features(recipe.dense, recipe.features.lang)
     return np.asarray([fn(t) for t in texts], dtype=np.float32) * recipe.dense_scale
 
 

@@ -68,9 +68,10 @@ class RecordTooLarge(ValueError):
 # Broker answers about one record (batch) rather than about the broker: the same bytes are refused again. Every other
 # Kafka error (no leader, timeouts, not enough replicas, authorization, a fenced producer) is the cluster's state.
 _KAFKA_RECORD_ERRORS: tuple[type[BaseException], ...] = (
-    RecordTooLarge, kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordTooLargeError, kafka_errors.RecordListTooLargeError,
-    kafka_errors.InvalidMessageError, kafka_errors.CorruptRecordException, kafka_errors.InvalidTimestampError,
-    kafka_errors.UnsupportedForMessageFormatError, kafka_errors.PolicyViolationError,
+    RecordTooLarge, kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError, kafka_errors.InvalidMessageError, kafka_errors.CorruptRecordException,
+    kafka_errors.InvalidTimestampError, kafka_errors.UnsupportedForMessageFormatError,
+    kafka_errors.PolicyViolationError,
 )
 
 

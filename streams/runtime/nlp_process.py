@@ -8,7 +8,7 @@ enrich_batch cost 13 % more CPU per post than in a process that never had one (b
 process the NLP also runs beside the worker's event loop (fetches, produces, inserts) instead of pausing it.
 
 One pipe, pickled messages (multiprocessing.connection):
-    worker → child: NlpOptions once; then per batch (records as tuples, now); None to stop
+    worker → child: (NlpSettings, gc threshold) once; then per batch (records as tuples, now); None to stop
     child → worker: ("ready", threads) or ("failed", traceback) once; per batch ("ok", EnrichOutcome) or
                     ("error", traceback)
 The child ignores SIGINT/SIGTERM (a worker's graceful stop may still need it for the batch in hand) and exits
@@ -27,7 +27,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
@@ -40,6 +39,7 @@ from streams.runtime.process_tuning import one_blas_thread
 
 if TYPE_CHECKING:  # the child imports NLP only after setting up its environment (see main)
     from streams.runtime.records import KafkaRecord
+    from streams.settings import NlpSettings
     from streams.stages.enrich import EnrichOutcome
 
 log = logging.getLogger(__name__)
@@ -48,17 +48,6 @@ STOP_TIMEOUT_SECONDS = 30.0
 # A batch is 256 posts of at most 10,000 characters: seconds at worst. Far longer means the child is stuck.
 BATCH_TIMEOUT_SECONDS = 300.0
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where `streams` is importable from, whatever the cwd
-
-
-@dataclass(frozen=True)
-class NlpOptions:
-    """What the child needs from the worker's settings (it may have been built in code, not from env)."""
-
-    profile: str
-    topics_path: Path
-    languages: tuple[str, ...]
-    max_text_chars: int
-    gc_threshold: int
 
 
 class EnrichProcessError(RuntimeError):
@@ -71,12 +60,15 @@ class EnrichProcessUnavailable(ConnectionError):
 
 
 class EnrichProcess(Service):
-    """The worker's side. `enrich` blocks until the child answers: call it from a thread (asyncio.to_thread).
-    The child works on one batch at a time; concurrent callers wait in line."""
+    """The worker's side, an `Enricher` for the enrich stage: `enrich` waits for the child's answer in a thread
+    (`enrich_blocking`). The child works on one batch at a time; concurrent callers wait in line."""
 
-    def __init__(self, options: NlpOptions, *, batch_timeout: float = BATCH_TIMEOUT_SECONDS, **kwargs: Any) -> None:
+    def __init__(self, nlp: NlpSettings, *, gc_threshold: int, batch_timeout: float = BATCH_TIMEOUT_SECONDS,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.options = options
+        # sent to the child as they are: the worker's settings may have been built in code, not from env
+        self.nlp = nlp
+        self.gc_threshold = gc_threshold
         self.batch_timeout = batch_timeout
         self._child: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
@@ -151,7 +143,7 @@ class EnrichProcess(Service):
         child.close()
         self._conn = parent
         try:
-            parent.send(self.options)
+            parent.send((self.nlp, self.gc_threshold))
             status, detail = parent.recv()
         except (EOFError, OSError) as exc:
             code = self._reap()
@@ -195,17 +187,16 @@ def serve(conn: Connection) -> None:
     from streams.runtime.records import Record
     from streams.stages.enrich import enrich_outcome
 
-    options: NlpOptions = conn.recv()
+    nlp, gc_threshold = conn.recv()
     try:
-        tune_gc(options.gc_threshold)
-        models = load_models(profile=options.profile, topics_path=options.topics_path,
-                             languages=options.languages)
-        if options.gc_threshold:
+        tune_gc(gc_threshold)
+        models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+        if gc_threshold:
             freeze_heap()
     except Exception:  # noqa: BLE001 - reported to the worker, which fails to start with it
         conn.send(("failed", traceback.format_exc()))
         return
-    limits = Limits(max_text_chars=options.max_text_chars)
+    limits = Limits(max_text_chars=nlp.max_text_chars)
     conn.send(("ready", _threads()))
     while True:
         try:

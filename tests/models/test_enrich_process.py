@@ -16,7 +16,7 @@ import pytest
 from processors.enrich import EnrichmentModels
 from processors.models import load_models
 from streams import codec
-from streams.runtime.nlp_process import EnrichProcess, EnrichProcessError, NlpOptions
+from streams.runtime.nlp_process import EnrichProcess, EnrichProcessError
 from streams.runtime.records import Destination, Record
 from streams.settings import Settings
 from streams.stages.enrich import enrich_outcome
@@ -30,11 +30,9 @@ TEXTS = [
 ]
 
 
-def options(**changes: object) -> NlpOptions:
+def nlp_process(**changes: object) -> EnrichProcess:
     s = Settings()
-    fields = {"profile": s.nlp.profile, "topics_path": s.nlp.topics_path, "languages": s.nlp.languages,
-              "max_text_chars": s.nlp.max_text_chars, "gc_threshold": s.worker.gc_threshold, **changes}
-    return NlpOptions(**fields)  # type: ignore[arg-type]
+    return EnrichProcess(s.nlp.model_copy(update=changes), gc_threshold=s.worker.gc_threshold)
 
 
 def batch(texts: list[str] = TEXTS) -> list[Record]:
@@ -62,7 +60,7 @@ def wait_gone(pid: int, seconds: float = 15.0) -> bool:
 
 @pytest.fixture(scope="module")
 def process() -> Iterator[EnrichProcess]:
-    proc = EnrichProcess(options())
+    proc = nlp_process()
     proc.start_now()
     yield proc
     proc.close()
@@ -102,7 +100,7 @@ def test_enrich_process_killed_mid_life_fails_that_batch_and_the_next_one_gets_a
 
 
 def test_enrich_process_ignores_sigterm_and_exits_when_its_worker_is_gone() -> None:
-    proc = EnrichProcess(options())
+    proc = nlp_process()
     proc.start_now()
     pid = proc.pid
     assert pid is not None
@@ -115,7 +113,7 @@ def test_enrich_process_ignores_sigterm_and_exits_when_its_worker_is_gone() -> N
 
 
 def test_enrich_process_that_cannot_load_its_models_fails_to_start_with_the_reason(tmp_path: Path) -> None:
-    proc = EnrichProcess(options(topics_path=tmp_path / "missing.yaml"))
+    proc = nlp_process(topics_path=tmp_path / "missing.yaml")
     with pytest.raises(EnrichProcessError, match="missing.yaml"):
         proc.start_now()
     assert proc.pid is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from processors.models import TRAINED_DIR, load_spacy_ner
+from processors.languages import TRAINED_DIR, language
+from processors.models import load_spacy_ner
 from processors.ner import entities_from_doc
 
 pytestmark = pytest.mark.models
@@ -37,5 +38,5 @@ def test_ner_fast_profile_uses_the_trained_model(nlp) -> None:  # type: ignore[n
     ],
 )
 def test_ner_finds_entities_in_tweets(nlp, text: str, entity: str, label: str) -> None:  # type: ignore[no-untyped-def]
-    found = {(e.text, e.label) for e in entities_from_doc(nlp(text))}
+    found = {(e.text, e.label) for e in entities_from_doc(nlp(text), labels=language("en").label_map)}
     assert (entity, label) in found

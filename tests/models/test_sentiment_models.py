@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from processors.sentiment import MODEL_LANGUAGES, load_language_model, load_sentiment_scorer
+from processors.sentiment import load_language_model, load_sentiment_scorer, model_languages
 from processors.sentiment_api import SentimentScorer
 from processors.sentiment_features import analyze
 from schemas.events import SentimentLabel
@@ -29,12 +29,12 @@ OBVIOUS = {
 
 @pytest.fixture(scope="module")
 def scorer():
-    return load_sentiment_scorer("fast")
+    return load_sentiment_scorer()
 
 
 def test_sentiment_models_load_and_follow_protocol(scorer) -> None:
     assert isinstance(scorer, SentimentScorer)
-    assert scorer.languages == tuple(sorted(MODEL_LANGUAGES))
+    assert scorer.languages == tuple(sorted(model_languages())) == ("en", "es")
     assert "tfidf-lr-en-" in scorer.version and "tfidf-lr-es-" in scorer.version
 
 
@@ -44,7 +44,7 @@ def test_sentiment_models_obvious_posts(scorer, lang: str) -> None:
     assert [s.label for s in scorer.score(texts, lang)] == [label for _, label in OBVIOUS[lang]]
 
 
-@pytest.mark.parametrize("lang", MODEL_LANGUAGES)
+@pytest.mark.parametrize("lang", model_languages())
 def test_sentiment_models_vectorised_maths_equals_naive_loop(lang: str) -> None:
     model = load_language_model(lang)
     texts = [t for t, _ in OBVIOUS[lang]] + ["", "ok", "@user jajaja no sé 🤔 http://x.co/1", "a" * 300]

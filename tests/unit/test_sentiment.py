@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from processors.languages import language
 from processors.sentiment import (
     LABELS,
     LinearSentimentModel,
@@ -182,8 +183,6 @@ def test_sentiment_load_round_trip(tmp_path: Path) -> None:
 def test_sentiment_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="train_sentiment"):
         load_sentiment_scorer(languages=["en"], trained_dir=tmp_path)
-    with pytest.raises(ValueError, match="profile"):
-        load_sentiment_scorer("turbo")
 
 
 def test_sentiment_features_normalise_like_tweeteval() -> None:
@@ -210,5 +209,5 @@ def test_sentiment_features_normalise_like_tweeteval() -> None:
 def test_sentiment_lexicon_es_polarity(text: str, sign: int) -> None:
     from processors.sentiment_features import tokenize
 
-    pos, neg, diff = lexicon_features(tokenize(normalize(text, strip_accents=True)))
+    pos, neg, diff = lexicon_features(tokenize(normalize(text, strip_accents=True)), language("es").negators)
     assert (diff > 0) - (diff < 0) == sign
