@@ -92,7 +92,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     stages = [
         BatchConsumer(kafka, name="enrich", topic=kafka.raw_topic, group_id=groups[kafka.raw_topic],
                       size=enrich_batch_size(settings), within=nlp.batch_seconds, handle=enrich.handle,
-                      prepare=freeze_heap if settings.worker.gc_threshold else None),
+                      prepare=frozen_heap if settings.worker.gc_threshold else None),
         BatchConsumer(kafka, name="clickhouse_sink", topic=kafka.enriched_topic, group_id=groups[kafka.enriched_topic],
                       size=ch.insert_batch_rows, within=ch.insert_batch_seconds, handle=sink.handle),
         BatchConsumer(kafka, name="deadletter_sink", topic=kafka.deadletter_topic,
@@ -108,6 +108,12 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
         app.timer(interval=ch.baseline_refresh_seconds, on_leader=True)(baseline_refresher(settings, clock))
     install_worker_metrics(app, metrics, stages=stages)  # GET /metrics, Faust's monitor, consumer lag
     return app
+
+
+async def frozen_heap() -> None:
+    """Before the enrich stage joins its group: models and libraries stay for the process's life, so no
+    collection walks them again."""
+    freeze_heap()
 
 
 def faust_app(settings: Settings) -> faust.App:

@@ -4,6 +4,7 @@ A service that is down fails the test loudly; nothing is skipped."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -128,3 +129,78 @@ class Pipeline:
             self.clickhouse().execute(f"DROP DATABASE IF EXISTS {self.settings.clickhouse.database}")
         except Exception:  # noqa: BLE001 - best-effort cleanup
             pass
+
+
+# ---------------------------------------------------------------------------- poison mixed into good posts
+
+FAULT_INJECTION = REPO_ROOT / "tests" / "fault_injection"  # sitecustomize: markers make enrichment / rows raise
+LARGE_TEXT_BYTES = (500_000, 800_000, 950_000)  # raw records near the broker's 1 MiB limit
+
+
+def fault_injection_env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(FAULT_INJECTION), str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    return {"PYTHONPATH": path, "SOCIALPULSE_TEST_FAULTS": "1"}
+
+
+def mixed_raw_event(event_id: str, text: str, minute: int) -> bytes:
+    created = f"2026-11-20T10:{minute % 60:02d}:00+00:00"
+    network, native = event_id.split(":", 1)
+    return json.dumps({
+        "event_id": event_id, "network": network, "native_id": native, "kind": "post",
+        "author": {"id": f"u{minute % 11}", "handle": f"user{minute % 11}", "name": "", "followers": minute},
+        "text": text, "lang_hint": None, "created_at": created, "ingested_at": created,
+    }).encode()
+
+
+def poison_mix(good: int) -> tuple[list[tuple[bytes, bytes]], dict[str, tuple[str, str]]]:
+    """`good` good posts with bad records spread among them, as (key, value); and, per bad record's event id, the
+    (error code, dead-letter stage) it must end with."""
+    texts = ["Loving the new Nimbus X5 camera 😍 #nimbus", "Brewster & Co coffee in Madrid is great",
+             "El servicio de Altair Air fue horrible, nunca más", "@nimbus my X5 battery dies by noon. Fix it!"]
+    records = [(f"x:{9000 + i}".encode(), mixed_raw_event(f"x:{9000 + i}", f"{texts[i % 4]} #{i}", i))
+               for i in range(good)]
+    bad: dict[str, tuple[str, str]] = {}
+    poison: list[tuple[str, str]] = [(f"x:large{n}", "big " * (n // 4)) for n in LARGE_TEXT_BYTES]
+    bad.update({event_id: ("text_too_long", "validate") for event_id, _ in poison})
+    for i in range(2):
+        poison.append((f"x:raise-enrich{i}", f"Nimbus RAISE-IN-ENRICH {i}"))
+        bad[f"x:raise-enrich{i}"] = ("processing_failed", "enrich")
+        poison.append((f"x:raise-row{i}", f"Nimbus RAISE-IN-ROW {i}"))
+        bad[f"x:raise-row{i}"] = ("processing_failed", "sink")
+    step = max(1, good // (len(poison) + 1))
+    for n, (event_id, text) in enumerate(poison):
+        records.insert((n + 1) * step + n, (event_id.encode(), mixed_raw_event(event_id, text, n)))
+    return records, bad
+
+
+def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=1_048_576)
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush(timeout=60)
+    producer.close()
+
+
+def assert_poison_mix_outcome(p: Pipeline, good: int, bad: dict[str, tuple[str, str]], *, timeout: float) -> None:
+    """Every good post stored once, every bad record a dead letter with its code, no lag left, no worker restart."""
+    from streams.progress import pipeline_lag, wait_until_drained
+    from streams.settings import consumer_groups
+
+    db = p.settings.clickhouse.database
+    p.wait_for_rows(f"SELECT count() FROM {db}.dead_letters FINAL", len(bad), timeout=timeout)
+    p.wait_for_rows(f"SELECT uniqExact(event_id) FROM {db}.events", good, timeout=timeout)
+    groups = consumer_groups(p.settings)
+    wait_until_drained(lambda: pipeline_lag(p.settings.kafka.bootstrap_servers, groups), timeout=120)
+    assert p.scalar(f"SELECT count() FROM {db}.events FINAL") == good
+    assert p.scalar(f"SELECT countIf(NOT startsWith(event_id, 'x:9')) FROM {db}.events") == 0  # no bad record stored
+    letters = p.clickhouse().execute(
+        f"SELECT event_id, error_code, stage, original_size, length(original_b64) FROM {db}.dead_letters FINAL")
+    assert {row[0]: (row[1], row[2]) for row in letters} == bad
+    for event_id, _, _, size, b64 in letters:
+        if event_id.startswith("x:large"):
+            assert size > 500_000 and b64 < 400_000, "a large original is kept as a bounded prefix"
+    assert p.live_workers() == p.workers, "a worker exited"
+    log = (p.tmp_path / "worker-0.log").read_text(errors="replace")
+    assert "stage crashed" not in log and "MessageSizeTooLarge" not in log

@@ -73,3 +73,12 @@ def dead_letter_for(record: KafkaRecord, *, code: ErrorCode, message: str, stage
 
 def dead_letter_message(letter: DeadLetter) -> Outgoing:
     return Outgoing(Destination.DEADLETTER, letter.dead_letter_id.encode(), codec.encode_model(letter))
+
+
+def key_event_id(record: KafkaRecord) -> str | None:
+    """The record's key as an event id (raw and enriched records are keyed by event_id), when it reads as one."""
+    try:
+        text = record.key.decode("utf-8") if record.key else None
+    except UnicodeDecodeError:
+        return None
+    return text if text and len(text) <= 300 else None

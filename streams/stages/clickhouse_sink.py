@@ -23,7 +23,14 @@ from streams import codec
 from streams.metrics import Metrics
 from streams.runtime.failure_policy import RetryPolicy, describe, error_code, isolating, until_done
 from streams.runtime.producer import BatchProducer
-from streams.runtime.records import KafkaRecord, Outgoing, batch_token, dead_letter_for, dead_letter_message
+from streams.runtime.records import (
+    KafkaRecord,
+    Outgoing,
+    batch_token,
+    dead_letter_for,
+    dead_letter_message,
+    key_event_id,
+)
 from streams.sinks.clickhouse.rows import EVENT_COLUMNS, event_row
 from streams.sinks.clickhouse.writer import RowWriter
 
@@ -116,7 +123,7 @@ class ClickHouseSinkStage:
 
     async def _dead_letter(self, record: KafkaRecord, exc: BaseException) -> None:
         letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=DEAD_LETTER_STAGE,
-                                 event_id=None, now=self.clock())
+                                 event_id=key_event_id(record), now=self.clock())
         await until_done(lambda: self._send([dead_letter_message(letter)]), policy=self.policy,
                          what=f"{STAGE} dead letter", on_retry=self._on_retry)
         self.metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()

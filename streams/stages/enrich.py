@@ -31,6 +31,7 @@ from streams.runtime.records import (
     Outgoing,
     dead_letter_for,
     dead_letter_message,
+    key_event_id,
 )
 
 PASSTHROUGH_ENRICHER = "sp-passthrough/1"
@@ -147,7 +148,8 @@ class EnrichStage:
         count_enrich(outcome, self.metrics)
 
     async def _dead_letter(self, record: KafkaRecord, exc: BaseException) -> None:
-        letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=STAGE, event_id=None,
+        letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=STAGE,
+                                 event_id=key_event_id(record),
                                  now=self.clock())
         message = dead_letter_message(letter)
         await until_done(lambda: self.producer.send_all([(self.topic_of[message.destination], message.key,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
-from tests.support import Pipeline
+from tests.support import Pipeline, assert_poison_mix_outcome, fault_injection_env, poison_mix, produce_all
 
 TOTAL = 100_000
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -127,3 +127,22 @@ def test_fault_broker_restart_mid_replay_loses_and_doubles_nothing(fault_pipelin
     p.wait_for_rows(f"SELECT count() FROM {p.settings.clickhouse.database}.events", 20_000, timeout=300)
     fault_stack("restart", "kafka")
     assert_exactly_once(p, replay)
+
+
+def test_fault_poison_records_with_clickhouse_down_30s_are_isolated_and_nothing_else_is_lost(fault_pipeline,
+                                                                                               fault_stack):
+    """The poison mix of tests/integration/test_poison_isolation.py, with ClickHouse stopped for 30 s while it is
+    processed: the outage blocks and recovers (no good record is dead-lettered for it), the poison is isolated."""
+    p = fault_pipeline
+    records, bad = poison_mix(2_000)
+    half = len(records) // 2
+    bootstrap, topic = p.settings.kafka.bootstrap_servers, p.settings.kafka.raw_topic
+    produce_all(bootstrap, topic, records[:half])
+    p.start_worker(extra_env=fault_injection_env())
+    p.wait_for_rows(f"SELECT count() FROM {p.settings.clickhouse.database}.events", 200, timeout=300)
+    fault_stack("stop", "clickhouse")
+    produce_all(bootstrap, topic, records[half:])
+    time.sleep(30)
+    assert p.live_workers() == p.workers, "a worker died while ClickHouse was down"
+    fault_stack("up", "clickhouse")
+    assert_poison_mix_outcome(p, 2_000, bad, timeout=300)
