@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.brand_queries import DEFAULT_BRAND_QUERIES_PATH
 from processors.languages import LANGUAGES, check_languages
 from streams.kafka_topics import ROLES, KafkaTopic, Role, default_name, kafka_topics
 
@@ -85,7 +86,7 @@ class NlpSettings(_Section):
     profile: str = "fast"
     # Languages to run NER for: entries of processors/languages.py (default: all of them); another one fails here.
     languages: tuple[str, ...] = tuple(LANGUAGES)
-    topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
+    brand_queries_path: Path = DEFAULT_BRAND_QUERIES_PATH
     # Enrich batches: at most this many events. 1024 made the enrich pipeline slower than 256 (494 vs 557-587 ev/s,
     # more CPU per event; bench/RESULTS.md). Without NLP the stage uses worker.passthrough_batch_size instead.
     batch_size: int = Field(default=256, ge=1)
