@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streams.settings import consumer_groups, settings_with_env  # noqa: E402
+from streams.settings import consumer_groups, settings_with_env, topic_names_env  # noqa: E402
 from streams.workers import stop_processes  # noqa: E402
 
 CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -172,10 +172,7 @@ class BenchPipeline:
     def __post_init__(self) -> None:
         t = self.tag
         self.env = {
-            "SOCIALPULSE_KAFKA__RAW_TOPIC": f"bench.{t}.raw",
-            "SOCIALPULSE_KAFKA__ENRICHED_TOPIC": f"bench.{t}.enriched",
-            "SOCIALPULSE_KAFKA__DEADLETTER_TOPIC": f"bench.{t}.deadletter",
-            "SOCIALPULSE_KAFKA__ALERTS_TOPIC": f"bench.{t}.alerts",
+            **topic_names_env(f"bench.{t}"),
             "SOCIALPULSE_KAFKA__PARTITIONS": str(self.partitions),
             "SOCIALPULSE_CLICKHOUSE__DATABASE": f"sp_bench_{t}",
             "SOCIALPULSE_WORKER__APP_ID": f"sp-bench-{t}",

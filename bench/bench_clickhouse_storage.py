@@ -64,7 +64,7 @@ def enriched_rows(n: int) -> list[tuple[Any, ...]]:
     from streams.sinks.clickhouse.rows import event_row
 
     nlp = Settings().nlp
-    models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+    models = load_models(profile=nlp.profile, brand_queries_path=nlp.brand_queries_path, languages=nlp.languages)
     events = [RawEvent.model_validate_json(v) for v in build_corpus(n, 7).values]
     enriched = [e for i in range(0, n, 256) for e in enrich_batch(events[i:i + 256], models, now=datetime.now(UTC))]
     return [event_row(e, partition=0, offset=i) for i, e in enumerate(enriched)]

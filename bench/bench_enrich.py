@@ -6,7 +6,7 @@ post cut from consecutive words of one language's stream. Posts carry no lang_hi
 
 - chain: enrich_batch(posts, models) with the cache disabled (every post does all the work).
 - baseline: the spaCy NER-only pipeline of the post's (known) language over nlp.pipe + VADER per post;
-  no language id, social entities, gazetteer, topics or output records.
+  no language id, social entities, gazetteer, brand queries or output records.
 - cache: a stream of the same size where 30 % of the posts repeat an earlier text (retweets /
   copypasta, half of them with an "RT @user: " prefix), enrich_batch with and without the cache.
 
@@ -204,7 +204,7 @@ Enricher: `{models.version}`.
 
 {table}
 Duplicate stream: {1 - unique_share:.0%} of its posts repeat an earlier body (after "RT @user:" removal).
-The chain does language id, NER (gazetteer + statistical), sentiment, social entities, topic matching
+The chain does language id, NER (gazetteer + statistical), sentiment, social entities, brand-query matching
 and builds the EnrichedEvent records; the baseline only runs NER and VADER with the language given.
 Target: ≥ 350 posts/s for the whole chain. Wall-clock figures depend on the load other processes put
 on the 2 shared cores; posts per CPU-second is what one core delivers to this process (still slowed
@@ -213,7 +213,7 @@ when the sibling hyper-thread is busy). Load average (1 min) at start / end: {lo
 
 Where the time goes (CPU ms per 25-word post, measured separately under similar load): NER en
 (fine-tuned sm CNN) 1.4–2.4, NER es 0.8, trained sentiment 0.35 (VADER 0.07), language id 0.16, social
-entities 0.08, topic matching 0.06, gazetteer 0.04. NER is the bulk: batch size 64 is the sweet spot
+entities 0.08, brand-query matching 0.06, gazetteer 0.04. NER is the bulk: batch size 64 is the sweet spot
 (16: +20 %, 256/1000: +5–10 %). An earlier run of the same chain with VADER as the scorer measured
 430 posts/s wall (0.82× a 522 posts/s baseline) at a lower load.
 """

@@ -225,7 +225,7 @@ def _nlp_child(values: list[bytes], batch: int, barrier: Any, queue: Any) -> Non
     nlp = settings.nlp
     tune_gc(settings.worker.gc_threshold)  # the same process tuning as a worker: the ratio compares the pipeline
     events = [RawEvent.model_validate_json(v) for v in values]
-    models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+    models = load_models(profile=nlp.profile, brand_queries_path=nlp.brand_queries_path, languages=nlp.languages)
     if settings.worker.gc_threshold:
         freeze_heap()
     barrier.wait()

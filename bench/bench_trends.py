@@ -68,9 +68,9 @@ def before_timeline(db: str, at, terms: list[str], kind: str, since: str) -> q.T
     return q.TrendQuery("timeline", sql, {"start": start, "end": end, "interval": 3600, "terms": tuple(terms)})
 
 
-def before_share(db: str, at, topics: list[str]) -> q.TrendQuery:
+def before_share(db: str, at, brand_queries: list[str]) -> q.TrendQuery:
     start, end = q._range(at, "24h")
-    where = "WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s) AND term IN %(topics)s"
+    where = "WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s) AND term IN %(brand_queries)s"
     sql = (
         "SELECT term, total, round(total / (SELECT sum(c) FROM (SELECT uniqExactMerge(posts) AS c "
         f"FROM {db}.topic_minute {where} GROUP BY term)), 4) AS share, positive, negative, "
@@ -79,7 +79,7 @@ def before_share(db: str, at, topics: list[str]) -> q.TrendQuery:
         "uniqExactMergeIf(posts, sentiment_label = 'positive') AS positive, "
         "uniqExactMergeIf(posts, sentiment_label = 'negative') AS negative "
         f"FROM {db}.topic_minute {where} GROUP BY term) ORDER BY total DESC, term")
-    return q.TrendQuery("share", sql, {"start": start, "end": end, "topics": tuple(topics)})
+    return q.TrendQuery("share", sql, {"start": start, "end": end, "brand_queries": tuple(brand_queries)})
 
 
 def before_top_posts(db: str, at, term: str, kind: str, since: str) -> q.TrendQuery:
@@ -120,16 +120,16 @@ def cases(db: str, at) -> dict[str, tuple[q.TrendQuery, q.TrendQuery]]:
                                     q.rising(db, at=at, kind="entity", precomputed=True)),
         "rising hashtag 1h vs 24h": (before_rising(db, at, "hashtag"),
                                      q.rising(db, at=at, kind="hashtag", precomputed=True)),
-        "rising topic 1h vs 24h": (before_rising(db, at, "topic"),
-                                   q.rising(db, at=at, kind="topic", precomputed=True)),
+        "rising brand query 1h vs 24h": (before_rising(db, at, "brand_query"),
+                                         q.rising(db, at=at, kind="brand_query", precomputed=True)),
         "rising all kinds, hourly rollups only": (before_rising(db, at, "all"), q.rising(db, at=at, kind="all")),
-        "timeline 2 topics 24h/1h": (before_timeline(db, at, ["spotify", "deezer"], "topic", "24h"),
-                                     q.timeline(db, at=at, terms=["spotify", "deezer"], kind="topic")),
+        "timeline 2 brand queries 24h/1h": (before_timeline(db, at, ["spotify", "deezer"], "brand_query", "24h"),
+                                            q.timeline(db, at=at, terms=["spotify", "deezer"], kind="brand_query")),
         "timeline entity 7d/1h": (before_timeline(db, at, ["spotify"], "entity", "7d"),
                                   q.timeline(db, at=at, terms=["spotify"], kind="entity", since="7d")),
-        "share of voice 24h": (before_share(db, at, BRANDS), q.share_of_voice(db, at=at, topics=BRANDS)),
-        "top posts topic 24h": (before_top_posts(db, at, "spotify", "topic", "24h"),
-                                q.top_posts(db, at=at, term="spotify", kind="topic")),
+        "share of voice 24h": (before_share(db, at, BRANDS), q.share_of_voice(db, at=at, brand_queries=BRANDS)),
+        "top posts brand query 24h": (before_top_posts(db, at, "spotify", "brand_query", "24h"),
+                                      q.top_posts(db, at=at, term="spotify", kind="brand_query")),
         "top posts hashtag 1h": (before_top_posts(db, at, "spotifydown", "hashtag", "1h"),
                                  q.top_posts(db, at=at, term="spotifydown", kind="hashtag", since="1h")),
         "volume by network 24h": (before_volume(db, at, "network", None), q.volume(db, at=at, by="network")),

@@ -7,8 +7,8 @@ flattened rows and rollups exactly as in production. Distribution:
     on current ClickHouse keep the rows; pass --end for an exactly repeatable data set);
   * networks / languages / sentiment with fixed weights; 300k authors;
   * 0-3 entities, 0-2 hashtags, 0-1 mentions per post, Zipf-like (rank = floor(K ** u)) over 5k
-    entities, 20k hashtags, 50k accounts; ~18% of posts match a tracked topic (spotify 8%, ...);
-  * in the last hour, 30% of posts belong to an injected spike: topic + entity `spotify`, hashtag
+    entities, 20k hashtags, 50k accounts; ~18% of posts match a brand query (spotify 8%, ...);
+  * in the last hour, 30% of posts belong to an injected spike: brand query + entity `spotify`, hashtag
     `spotifydown`, negative;
   * `--duplicates` percent of the last two days is inserted a second time (redelivery).
 

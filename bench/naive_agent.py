@@ -39,7 +39,7 @@ def main() -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+    models = load_models(profile=nlp.profile, brand_queries_path=nlp.brand_queries_path, languages=nlp.languages)
     client = connect(ch, database=ch.database)
     sql = f"INSERT INTO {ch.database}.events ({', '.join(f'`{c}`' for c in EVENT_COLUMNS)}) VALUES"
     limits = codec.Limits(max_text_chars=nlp.max_text_chars)

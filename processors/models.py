@@ -1,4 +1,4 @@
-"""Building EnrichmentModels: spaCy pipelines per language, language id, sentiment, topics, cache.
+"""Building EnrichmentModels: spaCy pipelines per language, language id, sentiment, brand queries, cache.
 
 Everything is loaded from installed packages or from files committed in this repository
 (processors/trained/); nothing is downloaded. Profiles:
@@ -19,20 +19,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from processors.brand_queries import DEFAULT_BRAND_QUERIES_PATH, BrandQueries, load_brand_queries
 from processors.cache import LRUCache
 from processors.enrich import CacheKey, EnrichmentModels, TextAnalysis
 from processors.language import DEFAULT_CANDIDATES, LanguageDetector, LanguagePolicy, Py3LangidDetector
 from processors.languages import LANGUAGES, TRAINED_DIR, check_languages, language
 from processors.ner import add_gazetteer, split_sigils
 from processors.sentiment_api import SentimentScorer, VaderScorer
-from processors.topics import EMPTY_CONFIG, TopicConfig, load_topics
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
 ENRICHER_ID = "sp-enrich/1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TOPICS_PATH = REPO_ROOT / "config" / "topics.yaml"
 
 PROFILES = ("fast", "stock")
 
@@ -71,7 +70,7 @@ def pipeline_version(nlp: Language) -> str:
 def load_models(
     *,
     profile: str = "fast",
-    topics_path: Path | None = None,
+    brand_queries_path: Path = DEFAULT_BRAND_QUERIES_PATH,
     languages: Sequence[str] = tuple(LANGUAGES),
     sentiment: Mapping[str, SentimentScorer] | None = None,
     langid_candidates: Sequence[str] | None = None,
@@ -87,21 +86,16 @@ def load_models(
     languages and the language-id candidates.
     ``langid_candidates``: languages the detector may answer (default: ``languages`` plus
     fr/de/it/pt so that posts in those are not forced into English or Spanish).
-    ``topics_path``: default config/topics.yaml; a missing default file means no topics.
+    ``brand_queries_path``: the brand queries and gazetteer (processors.brand_queries).
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     check_languages(languages)
-    if topics_path is not None:
-        topics = load_topics(topics_path)
-    elif DEFAULT_TOPICS_PATH.exists():
-        topics = load_topics(DEFAULT_TOPICS_PATH)
-    else:
-        topics = EMPTY_CONFIG
+    brand_queries = load_brand_queries(brand_queries_path)
     nlp: dict[str, Language] = {}
     for lang in languages:
         pipeline = load_spacy_ner(lang, profile)
-        add_gazetteer(pipeline, topics.gazetteer)
+        add_gazetteer(pipeline, brand_queries.gazetteer)
         nlp[lang] = pipeline
 
     if detector is None:
@@ -114,11 +108,11 @@ def load_models(
         nlp=nlp,
         detector=detector,
         sentiment=dict(sentiment),
-        topics=topics,
-        version=build_version(nlp, detector, sentiment, topics),
+        brand_queries=brand_queries,
+        version=build_version(nlp, detector, sentiment, brand_queries),
         language_policy=language_policy or LanguagePolicy(),
         cache=LRUCache[CacheKey, TextAnalysis](cache_size) if cache_size > 0 else None,
-        aliases=topics.alias_map(),
+        aliases=brand_queries.alias_map(),
         batch_size=batch_size,
         profile=profile,
     )
@@ -141,12 +135,12 @@ def build_version(
     nlp: Mapping[str, Language],
     detector: LanguageDetector,
     sentiment: Mapping[str, SentimentScorer],
-    topics: TopicConfig,
+    brand_queries: BrandQueries,
 ) -> str:
     parts = [ENRICHER_ID]
     parts.extend(pipeline_version(p) for p in nlp.values())
     parts.append(detector.version)
     parts.extend(dict.fromkeys(s.version for s in sentiment.values()))
     parts.append(f"emoji-{metadata.version('emoji')}")
-    parts.append(f"topics-{topics.digest}")
+    parts.append(f"brand_queries-{brand_queries.digest}")
     return " ".join(parts)

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from processors.topics import GazetteerEntry
+from processors.brand_queries import GazetteerEntry
 from schemas.events import Entity
 
 if TYPE_CHECKING:

@@ -17,12 +17,12 @@ Two layers:
   pruned to `max_baseline_terms` per subject, so state per subject is O(K + max_baseline_terms).
 
 * `SpikeTracker` — windowing in front of the fold: assigns each EnrichedEvent to the one-minute bucket
-  of its `created_at`, per subject (every tracked topic it matched, each distinct entity canonical and
+  of its `created_at`, per subject (every brand query it matched, each distinct entity canonical and
   hashtag), and closes buckets when the event-time watermark passes them. The watermark is the minimum
   over input partitions of each partition's latest event time (capped at `now`), minus
   `allowed_lateness`; a partition is dropped from the minimum by `forget_partition` (the agent does this
   for idle partitions). Events for an already closed minute are counted in `late_events` and ignored.
-  Tracked topics are always followed; entities and hashtags share `max_subjects` slots, the least
+  Brand queries are always followed; entities and hashtags share `max_subjects` slots, the least
   recently seen subject is evicted first. A subject first seen after the tracker started gets a history
   of zeros back to the tracker's first minute (it truly had no mentions), so a brand-new hashtag burst is
   detectable; before `min_history` minutes nothing alerts.
@@ -48,6 +48,9 @@ from schemas.alert import Alert, AlertExplanation, TermLift
 from schemas.events import EnrichedEvent, SentimentLabel
 
 SubjectType = Literal["topic", "entity", "hashtag"]
+# A brand query's subject_type. "topic" is the legacy name Alert v1 publishes (schemas/alert.py): renaming a
+# published value needs a new contract version.
+BRAND_QUERY: SubjectType = "topic"
 TermKind = Literal["entity", "hashtag", "term"]
 AlertKind = Literal["volume_spike", "negative_surge"]
 
@@ -315,7 +318,7 @@ class _Accumulator:
 @dataclass(frozen=True)
 class TrackerConfig:
     detector: DetectorConfig = DetectorConfig()
-    max_subjects: int = 200  # entities + hashtags followed at once (tracked topics are always followed)
+    max_subjects: int = 200  # entities + hashtags followed at once (brand queries are always followed)
     allowed_lateness: timedelta = timedelta(seconds=30)
     max_open_buckets: int = 15  # beyond this, the oldest minutes are closed even if a partition lags
 
@@ -325,7 +328,7 @@ class TrackerConfig:
 
 
 @dataclass(frozen=True)
-class TopicScore:
+class BrandQueryScore:
     volume: float
     negative: float
     count: int
@@ -336,12 +339,12 @@ SubjectKey = tuple[SubjectType, str]
 
 class SpikeTracker:
     """Event-time one-minute buckets per subject in front of `fold`. Memory is bounded by
-    (tracked topics + max_subjects) × (K + max_baseline_terms) plus the open minutes' accumulators."""
+    (brand queries + max_subjects) × (K + max_baseline_terms) plus the open minutes' accumulators."""
 
-    def __init__(self, tracked_topics: Iterable[str], config: TrackerConfig | None = None) -> None:
+    def __init__(self, brand_queries: Iterable[str], config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self.detector = self.config.detector
-        self.topics = tuple(dict.fromkeys(tracked_topics))
+        self.brand_queries = tuple(dict.fromkeys(brand_queries))
         self.series: dict[SubjectKey, SeriesState] = {}
         self.recent: OrderedDict[SubjectKey, None] = OrderedDict()  # LRU of entities/hashtags
         self.open: dict[datetime, dict[SubjectKey, _Accumulator]] = {}
@@ -350,7 +353,7 @@ class SpikeTracker:
         self.first_start: datetime | None = None
         self.late_events = 0
         self.evictions = 0
-        self.topic_scores: dict[str, TopicScore] = {}
+        self.brand_query_scores: dict[str, BrandQueryScore] = {}
         self._bucket_starts: dict[int, datetime] = {}
 
     # ------------------------------------------------------------------ input
@@ -376,7 +379,7 @@ class SpikeTracker:
             return []
         if self.first_start is None:
             self.first_start = start
-        subjects: list[SubjectKey] = [("topic", t) for t in dict.fromkeys(event.topics) if t in self.topics]
+        subjects: list[SubjectKey] = [(BRAND_QUERY, q) for q in dict.fromkeys(event.topics) if q in self.brand_queries]
         subjects += [("entity", c) for c in dict.fromkeys(e.canonical for e in event.entities) if c]
         subjects += [("hashtag", h) for h in dict.fromkeys(event.hashtags) if h]
         if subjects:
@@ -397,7 +400,7 @@ class SpikeTracker:
         minute = self.open.setdefault(start, {})
         limit = self.detector.max_examples
         for key in subjects:
-            if key[0] != "topic":
+            if key[0] != BRAND_QUERY:
                 self._touch(key)
             acc = minute.get(key)
             if acc is None:
@@ -437,7 +440,7 @@ class SpikeTracker:
 
     def advance(self, watermark: datetime | None, *, detected_at: datetime) -> list[Alert]:
         """Close, in order, every minute that ends at or before `watermark` — minutes with posts and, for the
-        tracked topics, empty ones (at most K+1 in a row; beyond that they change nothing) — and the oldest
+        brand queries, empty ones (at most K+1 in a row; beyond that they change nothing) — and the oldest
         open minutes beyond `max_open_buckets`. Returns the alerts the closed minutes raise."""
         alerts: list[Alert] = []
         bucket = self.detector.bucket
@@ -468,8 +471,8 @@ class SpikeTracker:
 
     def _close(self, start: datetime, minute: dict[SubjectKey, _Accumulator], detected_at: datetime) -> list[Alert]:
         alerts: list[Alert] = []
-        keys: list[SubjectKey] = [("topic", t) for t in self.topics]
-        keys += [k for k in minute if k[0] != "topic"]
+        keys: list[SubjectKey] = [(BRAND_QUERY, q) for q in self.brand_queries]
+        keys += [k for k in minute if k[0] != BRAND_QUERY]
         for key in keys:
             acc = minute.get(key)
             bucket = Bucket(
@@ -487,8 +490,9 @@ class SpikeTracker:
             state, raised = fold(state, bucket, self.detector, detected_at=detected_at)
             self.series[key] = state
             alerts += raised
-            if key[0] == "topic":
-                self.topic_scores[key[1]] = TopicScore(state.volume_score, state.negative_score, bucket.count)
+            if key[0] == BRAND_QUERY:
+                self.brand_query_scores[key[1]] = BrandQueryScore(state.volume_score, state.negative_score,
+                                                                  bucket.count)
         if self.closed_until is None or start + self.detector.bucket > self.closed_until:
             self.closed_until = start + self.detector.bucket
         return alerts

@@ -1,4 +1,8 @@
-"""Alert v1: a spike in volume or negativity around a tracked topic, with its explanation."""
+"""Alert v1: a spike in volume or negativity around a brand query, entity or hashtag, with its explanation.
+
+``subject_type`` "topic" means a brand query (config/brand_queries.yaml): the value Alert v1 was published
+with, kept because renaming it would break consumers; a new name needs a new topic version.
+"""
 
 from typing import Literal
 

@@ -109,7 +109,12 @@ class EmojiMention(Contract):
 
 
 class EnrichedEvent(Contract):
-    """A RawEvent plus what the enricher found. Published on social.enriched.v1 keyed by event_id."""
+    """A RawEvent plus what the enricher found. Published on social.enriched.v1 keyed by event_id.
+
+    ``topics`` holds the names of the brand queries the post matched (config/brand_queries.yaml). It keeps the
+    name it was published with, from before brand queries were named so: renaming a field of a published
+    contract breaks its consumers and needs a new topic version (social.enriched.v2).
+    """
 
     schema_version: Literal[1] = 1
     event: RawEvent
@@ -122,7 +127,7 @@ class EnrichedEvent(Contract):
     urls: tuple[str, ...] = ()
     cashtags: tuple[str, ...] = ()  # upper-cased, without "$"
     emojis: tuple[EmojiMention, ...] = ()
-    topics: tuple[str, ...] = ()  # names of tracked topics the post matched
+    topics: tuple[str, ...] = ()  # names of the brand queries the post matched (legacy field name, see above)
     enricher_version: str
     enriched_at: AwareDatetime
 

@@ -20,7 +20,7 @@ class TopicSpec:
 
 RAW = TopicSpec("social.raw.v1", 1, "event_id", RawEvent, "Normalised raw posts from every network.")
 ENRICHED = TopicSpec(
-    "social.enriched.v1", 1, "event_id", EnrichedEvent, "Posts with language, entities, sentiment, topics."
+    "social.enriched.v1", 1, "event_id", EnrichedEvent, "Posts with language, entities, sentiment, brand-query matches."
 )
 DEADLETTER = TopicSpec(
     "social.deadletter.v1", 1, "dead_letter_id", DeadLetter, "Records that failed, with original bytes."

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import faust
 
-from processors.topics import load_topics
+from processors.brand_queries import load_brand_queries
 from streams.codec import Limits
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime.batch_consumer import BatchConsumer
@@ -80,7 +80,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     producer = BatchProducer(kafka, client_id=f"{settings.worker.app_id}-{os.getpid()}",
                              max_message_bytes=kafka.max_message_bytes)
     enricher = wiring.enricher_factory()
-    alerts = alerting_stage(tracked=[t.name for t in load_topics(nlp.topics_path).topics],
+    alerts = alerting_stage(brand_queries=load_brand_queries(nlp.brand_queries_path).names(),
                             writer=wiring.writer_factory(), table=f"{ch.database}.alerts", send=producer.send_all,
                             alerts_topic=kafka.alerts_topic, policy=policy, metrics=metrics, clock=clock)
     enrich = EnrichStage(enricher, producer, {Destination.ENRICHED: kafka.enriched_topic,

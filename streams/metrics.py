@@ -1,6 +1,6 @@
 """Every Prometheus metric of a worker, created against a registry passed in (tests use a fresh one).
 
-Labels stay bounded: agent, table, error code, stage, network, language, sentiment label, tracked topic,
+Labels stay bounded: agent, table, error code, stage, network, language, sentiment label, brand query,
 Kafka topic + partition (consumer lag), alert kind, subject type. Never an entity string or an author:
 entity and hashtag spikes are alerts (social.alerts.v1), not labels.
 
@@ -50,8 +50,8 @@ class Metrics:
     clickhouse_retries: Counter
     consumer_lag: Gauge
     events_by_source: Counter
-    topic_mentions: Counter
-    topic_sentiment_sum: Counter
+    brand_query_mentions: Counter
+    brand_query_sentiment_sum: Counter
     spike_score: Gauge
     alerts: Counter
     alert_late_events: Counter
@@ -85,20 +85,22 @@ class Metrics:
             events_by_source=Counter("socialpulse_enriched_events_total", "Enriched events by network and "
                                      "language (languages outside LANGUAGE_LABELS are 'other')",
                                      ["network", "language"], registry=reg),
-            topic_mentions=Counter("socialpulse_topic_mentions_total", "Enriched events matching a tracked "
-                                   "topic, by sentiment label", ["topic", "sentiment"], registry=reg),
-            topic_sentiment_sum=Counter("socialpulse_topic_sentiment_shifted_total", "Sum over mentions of "
-                                        "(signed sentiment score + 1), in [0, 2] so the counter only grows; "
-                                        "mean score = rate(this) / rate(mentions) - 1", ["topic"], registry=reg),
-            spike_score=Gauge("socialpulse_topic_spike_score", "Robust z-score of the last closed minute of a "
-                              "tracked topic (0 below min count or history); kind=volume|negative",
-                              ["topic", "kind"], registry=reg),
+            brand_query_mentions=Counter("socialpulse_brand_query_mentions_total", "Enriched events matching "
+                                         "a brand query, by sentiment label", ["brand_query", "sentiment"],
+                                         registry=reg),
+            brand_query_sentiment_sum=Counter("socialpulse_brand_query_sentiment_shifted_total", "Sum over "
+                                              "mentions of (signed sentiment score + 1), in [0, 2] so the counter "
+                                              "only grows; mean score = rate(this) / rate(mentions) - 1",
+                                              ["brand_query"], registry=reg),
+            spike_score=Gauge("socialpulse_brand_query_spike_score", "Robust z-score of the last closed minute "
+                              "of a brand query (0 below min count or history); kind=volume|negative",
+                              ["brand_query", "kind"], registry=reg),
             alerts=Counter("socialpulse_alerts_total", "Alerts emitted to the alerts topic",
                            ["kind", "subject_type"], registry=reg),
             alert_late_events=Counter("socialpulse_alerting_late_events_total", "Events for a minute the "
                                       "spike detector had already closed (not counted)", registry=reg),
             alert_subjects=Gauge("socialpulse_alerting_subjects", "Series the spike detector follows "
-                                 "(tracked topics + bounded entities/hashtags)", registry=reg),
+                                 "(brand queries + bounded entities/hashtags)", registry=reg),
             alert_watermark=Gauge("socialpulse_alerting_watermark_seconds", "Event-time watermark of the spike "
                                   "detector (Unix seconds)", registry=reg),
         )

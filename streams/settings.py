@@ -13,7 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.brand_queries import DEFAULT_BRAND_QUERIES_PATH
 from processors.languages import LANGUAGES, check_languages
+from streams.kafka_topics import ROLES, KafkaTopic, Role, default_name, kafka_topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,13 +26,15 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:19092"
-    raw_topic: str = "social.raw.v1"
-    enriched_topic: str = "social.enriched.v1"
-    deadletter_topic: str = "social.deadletter.v1"
-    alerts_topic: str = "social.alerts.v1"
+    # The topics' names (the catalogue of topics is streams/kafka_topics.py; read them through topics()).
+    raw_topic: str = default_name("raw")
+    enriched_topic: str = default_name("enriched")
+    deadletter_topic: str = default_name("deadletter")
+    alerts_topic: str = default_name("alerts")
     partitions: int = Field(default=4, ge=1)
     # The largest message the pipeline produces (Kafka's default `message.max.bytes` is 1,048,588): a larger one is
     # refused before it is sent and becomes a dead letter `record_too_large` (streams/runtime/failure_policy.py).
+    # `setup` creates every topic with it as `max.message.bytes` (streams/kafka_topics.py).
     max_message_bytes: int = Field(default=1_048_576, ge=65_536)
     replication_factor: int = Field(default=1, ge=1)
     # A worker that died without leaving the group holds its partitions this long (kill -9, host loss).
@@ -46,6 +50,19 @@ class KafkaSettings(_Section):
     # polls the broker less (enrich ~7 % faster) but put latency p99 at 2.0 s, over the 2 s goal.
     fetch_min_bytes: int = Field(default=65_536, ge=1)
     fetch_max_wait_ms: int = Field(default=100, ge=0)
+
+    @model_validator(mode="after")
+    def _topics_are_distinct(self) -> KafkaSettings:
+        self.topics()  # raises ValueError on two roles sharing a name
+        return self
+
+    def topics(self) -> tuple[KafkaTopic, ...]:
+        """The catalogue of the pipeline's topics with these settings' names, partitions and limits."""
+        return kafka_topics({role: getattr(self, f"{role}_topic") for role in ROLES}, partitions=self.partitions,
+                            replication_factor=self.replication_factor, max_message_bytes=self.max_message_bytes)
+
+    def topic(self, role: Role) -> KafkaTopic:
+        return next(t for t in self.topics() if t.role == role)
 
 
 class ClickHouseSettings(_Section):
@@ -69,7 +86,7 @@ class NlpSettings(_Section):
     profile: str = "fast"
     # Languages to run NER for: entries of processors/languages.py (default: all of them); another one fails here.
     languages: tuple[str, ...] = tuple(LANGUAGES)
-    topics_path: Path = REPO_ROOT / "config" / "topics.yaml"
+    brand_queries_path: Path = DEFAULT_BRAND_QUERIES_PATH
     # Enrich batches: at most this many events. 1024 made the enrich pipeline slower than 256 (494 vs 557-587 ev/s,
     # more CPU per event; bench/RESULTS.md). Without NLP the stage uses worker.passthrough_batch_size instead.
     batch_size: int = Field(default=256, ge=1)
@@ -116,14 +133,6 @@ class Settings(BaseSettings):
     nlp: NlpSettings = NlpSettings()
     worker: WorkerSettings = WorkerSettings()
 
-    @model_validator(mode="after")
-    def _topics_are_distinct(self) -> Settings:
-        topics = [self.kafka.raw_topic, self.kafka.enriched_topic, self.kafka.deadletter_topic,
-                  self.kafka.alerts_topic]
-        if len(set(topics)) != len(topics):
-            raise ValueError(f"Kafka topics must be distinct, got {topics}")
-        return self
-
 
 def enrich_batch_size(settings: Settings) -> int:
     """The enrich stage's batch cap: NLP's batch, or the larger pass-through batch when enrichment is off."""
@@ -131,10 +140,15 @@ def enrich_batch_size(settings: Settings) -> int:
 
 
 def consumer_groups(settings: Settings) -> dict[str, str]:
-    """Topic → the consumer group that consumes it (progress, lag and scale-out are per group)."""
-    app_id, kafka = settings.worker.app_id, settings.kafka
-    return {kafka.raw_topic: f"{app_id}-enrich", kafka.enriched_topic: f"{app_id}-clickhouse-sink",
-            kafka.deadletter_topic: f"{app_id}-deadletter-sink"}
+    """Topic name → the consumer group that consumes it (progress, lag and scale-out are per group)."""
+    groups = {t.name: t.consumer_group(settings.worker.app_id) for t in settings.kafka.topics()}
+    return {name: group for name, group in groups.items() if group is not None}
+
+
+def topic_names_env(prefix: str) -> dict[str, str]:
+    """Env vars naming every topic of the catalogue "<prefix>.<role>" (tests and benchmarks isolate their
+    pipelines this way)."""
+    return {f"SOCIALPULSE_KAFKA__{role.upper()}_TOPIC": f"{prefix}.{role}" for role in ROLES}
 
 
 def settings_with_env(env: Mapping[str, str]) -> Settings:

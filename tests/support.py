@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from streams.kafka_admin import ensure_topics
-from streams.settings import REPO_ROOT, settings_with_env
+from streams.settings import REPO_ROOT, settings_with_env, topic_names_env
 from streams.sinks.clickhouse.client import connect
 from streams.sinks.clickhouse.migrate import migrate
 from streams.trends.access import migration_substitutions
@@ -43,10 +43,7 @@ def free_port() -> int:
 def isolated_env(tag: str) -> dict[str, str]:
     """Settings for a worker/CLI that uses this test's own topics, database and consumer group."""
     return {
-        "SOCIALPULSE_KAFKA__RAW_TOPIC": f"t.{tag}.raw",
-        "SOCIALPULSE_KAFKA__ENRICHED_TOPIC": f"t.{tag}.enriched",
-        "SOCIALPULSE_KAFKA__DEADLETTER_TOPIC": f"t.{tag}.deadletter",
-        "SOCIALPULSE_KAFKA__ALERTS_TOPIC": f"t.{tag}.alerts",
+        **topic_names_env(f"t.{tag}"),
         "SOCIALPULSE_KAFKA__PARTITIONS": "2",
         "SOCIALPULSE_CLICKHOUSE__DATABASE": f"sp_test_{tag}",
         "SOCIALPULSE_WORKER__APP_ID": f"sp-test-{tag}",

@@ -48,13 +48,13 @@ FROM
         GROUP BY term, k
         UNION ALL
         WITH (SELECT toUInt32(max(minute)) + 60 FROM socialpulse.volume_minute) AS at
-        SELECT 'topic' AS kind, term, toUInt32(0) AS k, uniqExactMerge(posts) AS c
+        SELECT 'brand_query' AS kind, term, toUInt32(0) AS k, uniqExactMerge(posts) AS c
         FROM socialpulse.topic_minute
         WHERE minute >= toDateTime(at - 3600) AND minute < toDateTime(at)
         GROUP BY term HAVING c >= 5
         UNION ALL
         WITH (SELECT intDiv(toUInt32(max(minute)) + 60 - 3600, 3600) * 3600 FROM socialpulse.volume_minute) AS b
-        SELECT 'topic' AS kind, term, toUInt32(intDiv(b - 1 - toUInt32(hour), 3600) + 1) AS k,
+        SELECT 'brand_query' AS kind, term, toUInt32(intDiv(b - 1 - toUInt32(hour), 3600) + 1) AS k,
                uniqExactMerge(posts) AS c
         FROM socialpulse.topic_hour
         WHERE hour >= toDateTime(b - 24 * 3600) AND hour < toDateTime(b)

@@ -23,7 +23,7 @@ FROM
               WHERE created_at >= toDateTime(at - 3600) AND created_at < toDateTime(at))
         ARRAY JOIN terms AS term GROUP BY term HAVING current >= 5
         UNION ALL
-        SELECT 'topic' AS kind, term, uniqExact(h) AS current
+        SELECT 'brand_query' AS kind, term, uniqExact(h) AS current
         FROM (WITH (SELECT toUInt32(max(minute)) + 60 FROM socialpulse.volume_minute) AS at
               SELECT cityHash64(event_id) AS h, topics AS terms FROM socialpulse.events
               WHERE created_at >= toDateTime(at - 3600) AND created_at < toDateTime(at))

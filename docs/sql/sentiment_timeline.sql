@@ -1,4 +1,4 @@
--- Sentiment timeline: posts per hour and per sentiment label for tracked topics, the last 24 whole hours up
+-- Sentiment timeline: posts per hour and per sentiment label for brand queries, the last 24 whole hours up
 -- to the newest data, from the hourly rollup. net_sentiment = (positive - negative) / posts. Exact under
 -- redelivery. For entities, hashtags or mentions read entity_hour / hashtag_hour / mention_hour instead;
 -- for the current, incomplete hour or finer buckets read topic_minute (same columns, `minute`).

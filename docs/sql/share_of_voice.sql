@@ -1,5 +1,5 @@
--- Share of voice among the tracked brands and competitors (config/topics.yaml), the last 24 whole hours up
--- to the newest data, from the hourly rollup. A post about two brands counts for both; shares add up to 1.
+-- Share of voice among the brand and competitor queries (config/brand_queries.yaml), the last 24 whole hours
+-- up to the newest data, from the hourly rollup. A post about two brands counts for both; shares add up to 1.
 -- Exact under redelivery.
 SELECT term, total, round(total / sum_total, 4) AS share, positive, negative,
        round((positive - negative) / total, 3) AS net_sentiment
@@ -13,7 +13,7 @@ FROM
     WHERE hour >= toDateTime(b - 86400) AND hour < toDateTime(b)
       AND term IN ('spotify', 'apple_music', 'youtube_music', 'deezer', 'tidal', 'amazon_music')
     GROUP BY term
-) AS per_topic
+) AS per_brand
 CROSS JOIN
 (
     SELECT sum(c) AS sum_total FROM

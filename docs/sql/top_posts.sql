@@ -1,7 +1,7 @@
--- Top posts for one tracked topic by engagement (likes + reposts + replies + quotes), last 24 hours up to
+-- Top posts for one brand query by engagement (likes + reposts + replies + quotes), last 24 hours up to
 -- the newest data; replace 'spotify' (or read event_entities / event_hashtags / event_mentions for other
 -- kinds of terms). Each post once with its latest counters: argMax(..., enriched_at) picks the version
--- ReplacingMergeTree keeps. Cheaper than `events FINAL`: only the topic's posts are read, and the text of
+-- ReplacingMergeTree keeps. Cheaper than `events FINAL`: only the brand query's posts are read, and the text of
 -- the 10 winners only.
 SELECT toString(any(created_at), 'UTC') AS created, any(network) AS net,
        argMax(author_handle, enriched_at) AS author,

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS {db}.events
     urls Array(String),
     cashtags Array(String),
     emojis Array(String),
-    topics Array(String),
+    topics Array(String),  -- the brand queries matched (EnrichedEvent.topics; docs/bi-queries.md)
     enricher_version String,
     enriched_at DateTime,
     kafka_partition UInt32,

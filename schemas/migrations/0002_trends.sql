@@ -133,7 +133,8 @@ ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(minute)
 ORDER BY (minute, term, sentiment_label);
 
--- Tracked topics (config/topics.yaml) with sentiment, the source of share of voice.
+-- Brand queries (config/brand_queries.yaml; "topic" is their name in ClickHouse, see docs/bi-queries.md)
+-- with sentiment, the source of share of voice.
 CREATE TABLE IF NOT EXISTS {db}.topic_minute
 (
     minute DateTime,

@@ -12,6 +12,14 @@ AT_HELP = ("reference time: 'latest' (default: end of the newest minute with dat
            "fixed past timestamps work; equals about now on a live pipeline), 'now', or ISO 8601 like "
            "2026-11-25T18:00:00Z")
 
+# The kinds of streams/trends/queries.py:KINDS (a test holds them equal; importing it here would load the
+# ClickHouse driver for every command). "topic", the brand queries' earlier name, is still accepted.
+KIND_NAMES = ("entity", "hashtag", "mention", "brand_query")
+
+
+def _kind(value: str) -> str:
+    return "brand_query" if value == "topic" else value
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("trends", help="Trend queries: rising terms, sentiment timeline, share of voice, "
@@ -29,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q = sub.add_parser("rising", help="terms spiking now: z-score of the last window against a trailing baseline")
     common(q, "1h")
     q.add_argument("--baseline", default="24h", help="trailing baseline, split into --since sized buckets")
-    q.add_argument("--kind", default="all", choices=["all", "entity", "hashtag", "mention", "topic"])
+    q.add_argument("--kind", default="all", type=_kind, choices=["all", *KIND_NAMES])
     q.add_argument("--min-count", type=int, default=5, help="minimum posts in the current window")
     q.add_argument("--limit", type=int, default=20)
 
@@ -45,18 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q = sub.add_parser("timeline", help="posts and sentiment per interval for terms")
     q.add_argument("terms", nargs="+", metavar="TERM")
     common(q, "24h")
-    q.add_argument("--kind", default="topic", choices=["entity", "hashtag", "mention", "topic"])
+    q.add_argument("--kind", default="brand_query", type=_kind, choices=KIND_NAMES)
     q.add_argument("--interval", default="1h")
 
-    q = sub.add_parser("share", help="share of voice among tracked topics (config/topics.yaml)")
-    q.add_argument("topics", nargs="*", metavar="TOPIC",
-                   help="topics to compare (default: the brand and competitor topics of the topics file)")
+    q = sub.add_parser("share", help="share of voice among brand queries (config/brand_queries.yaml)")
+    q.add_argument("brand_queries", nargs="*", metavar="BRAND_QUERY",
+                   help="brand queries to compare (default: the brand and competitor queries of the file)")
     common(q, "24h")
 
     q = sub.add_parser("top-posts", help="most engaging posts for a term")
     q.add_argument("term")
     common(q, "24h")
-    q.add_argument("--kind", default="topic", choices=["entity", "hashtag", "mention", "topic"])
+    q.add_argument("--kind", default="brand_query", type=_kind, choices=KIND_NAMES)
     q.add_argument("--limit", type=int, default=10)
 
     q = sub.add_parser("volume", help="posts and authors by network, language or sentiment")
@@ -65,11 +73,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--interval", default=None, help="per interval (e.g. 1h); default: totals over --since")
 
 
-def tracked_brands(settings: Settings) -> list[str]:
-    from processors.topics import load_topics
+def tracked_brands(settings: Settings) -> tuple[str, ...]:
+    from processors.brand_queries import load_brand_queries
 
-    config = load_topics(settings.nlp.topics_path)
-    return [t.name for t in config.topics if t.kind in ("brand", "competitor")]
+    return load_brand_queries(settings.nlp.brand_queries_path).names("brand", "competitor")
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
@@ -94,8 +101,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
                                interval=args.interval)
             title = f"Sentiment timeline ({args.kind}) per {args.interval}, last {args.since}"
         elif args.trend == "share":
-            topics = args.topics or tracked_brands(settings)
-            query = q.share_of_voice(database, at=at, topics=topics, since=args.since)
+            brands = args.brand_queries or tracked_brands(settings)
+            query = q.share_of_voice(database, at=at, brand_queries=brands, since=args.since)
             title = f"Share of voice, last {args.since}"
         elif args.trend == "top-posts":
             query = q.top_posts(database, at=at, term=args.term, kind=args.kind, since=args.since,

@@ -190,7 +190,7 @@ def serve(conn: Connection) -> None:
     nlp, gc_threshold = conn.recv()
     try:
         tune_gc(gc_threshold)
-        models = load_models(profile=nlp.profile, topics_path=nlp.topics_path, languages=nlp.languages)
+        models = load_models(profile=nlp.profile, brand_queries_path=nlp.brand_queries_path, languages=nlp.languages)
         if gc_threshold:
             freeze_heap()
     except Exception:  # noqa: BLE001 - reported to the worker, which fails to start with it

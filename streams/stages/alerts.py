@@ -5,20 +5,20 @@
     await alerting.on_idle()         # a worker timer: lets the last minutes close when traffic stops
 
 It rides on the sink rather than consuming social.enriched.v1 itself: a second consumer would deliver and
-decode every event once more (~100 µs each, bench/RESULTS.md). Per event it counts it in the per-topic /
+decode every event once more (~100 µs each, bench/RESULTS.md). Per event it counts it in the per-brand-query /
 per-source metrics and folds it into a `processors.spikes.SpikeTracker` (one-minute event-time buckets per
-tracked topic, plus bounded entity and hashtag series). Closed minutes that spike become `Alert`s, produced
+brand query, plus bounded entity and hashtag series). Closed minutes that spike become `Alert`s, produced
 keyed by `alert_id` and inserted into `<db>.alerts`; the sink commits its batch only after both succeeded.
 
 State: a plain in-memory tracker, not a Faust Table. It is small and bounded (TrackerConfig.max_subjects
 series of K minutes each) and it is LOST on restart or rebalance — it is not rebuilt from the topic. After a
-restart a subject alerts again once it has `min_history` minutes of history (tracked topics start with
+restart a subject alerts again once it has `min_history` minutes of history (brand queries start with
 zeros from the restart on). Alert ids are deterministic, so a re-raised alert replaces the same row.
 
 Partitions vs workers: each worker detects on the partitions it owns. The enriched topic is keyed by
 event_id, so every worker sees a random 1/N sample of each subject: ratios are preserved, z-scores shrink
 by about sqrt(N) and `min_count` applies per worker. Several workers raising the same alert produce the
-same alert_id (deduplicated by ClickHouse and by key); the Prometheus rules take `max by (topic)`.
+same alert_id (deduplicated by ClickHouse and by key); the Prometheus rules take `max by (brand_query)`.
 
 Event time: the watermark is the minimum over this worker's partitions of their latest `created_at`
 (capped at the wall clock) minus `allowed_lateness`. A timer drops partitions idle for `idle_seconds`
@@ -81,7 +81,7 @@ class AlertingState:
         self.arrivals: dict[int, float] = {}  # partition -> monotonic time of its last record
         self.last_event_time: datetime | None = None  # max event time seen (capped at now)
         self.last_arrival: float | None = None
-        self.tracked = frozenset(tracker.topics)
+        self.tracked = frozenset(tracker.brand_queries)
 
     def observe(self, events: Iterable[tuple[int, EnrichedEvent]], now: datetime) -> list[Alert]:
         """Fold (partition, event) pairs in; returns the alerts of the minutes this closed."""
@@ -120,9 +120,9 @@ class AlertingState:
 
     def publish_gauges(self) -> None:
         m = self.metrics
-        for topic, score in self.tracker.topic_scores.items():
-            m.spike_score.labels(topic=topic, kind="volume").set(score.volume)
-            m.spike_score.labels(topic=topic, kind="negative").set(score.negative)
+        for query, score in self.tracker.brand_query_scores.items():
+            m.spike_score.labels(brand_query=query, kind="volume").set(score.volume)
+            m.spike_score.labels(brand_query=query, kind="negative").set(score.negative)
         m.alert_subjects.set(self.tracker.subject_count)
         if self.tracker.closed_until is not None:
             m.alert_watermark.set(self.tracker.closed_until.timestamp())
@@ -145,8 +145,8 @@ class Alerting:
 
 
 class _BatchCounts:
-    """Per-source and per-topic counters summed over a batch: one `labels()` lookup per series, not per event
-    (per event they cost ~10 µs on the event loop)."""
+    """Per-source and per-brand-query counters summed over a batch: one `labels()` lookup per series, not per
+    event (per event they cost ~10 µs on the event loop)."""
 
     def __init__(self) -> None:
         self.by_source: Counter[tuple[str, str]] = Counter()
@@ -155,30 +155,31 @@ class _BatchCounts:
 
     def add(self, event: EnrichedEvent, tracked: frozenset[str]) -> None:
         self.by_source[(event.event.network.value, event.language)] += 1
-        for topic in dict.fromkeys(event.topics):
-            if topic in tracked:
-                self.mentions[(topic, event.sentiment.label.value)] += 1
-                self.sentiment_sum[topic] += event.sentiment.score + 1.0
+        for query in dict.fromkeys(event.topics):
+            if query in tracked:
+                self.mentions[(query, event.sentiment.label.value)] += 1
+                self.sentiment_sum[query] += event.sentiment.score + 1.0
 
     def publish(self, m: Metrics) -> None:
         for (network, language), n in self.by_source.items():
             m.events_by_source.labels(network=network_label(network), language=language_label(language)).inc(n)
-        for (topic, sentiment), n in self.mentions.items():
-            m.topic_mentions.labels(topic=topic, sentiment=sentiment).inc(n)
-        for topic, total in self.sentiment_sum.items():
-            m.topic_sentiment_sum.labels(topic=topic).inc(total)
+        for (query, sentiment), n in self.mentions.items():
+            m.brand_query_mentions.labels(brand_query=query, sentiment=sentiment).inc(n)
+        for query, total in self.sentiment_sum.items():
+            m.brand_query_sentiment_sum.labels(brand_query=query).inc(total)
 
 
 def alerting_stage(
-    *, tracked: Sequence[str], writer: RowWriter, table: str, send: Send, alerts_topic: str, policy: RetryPolicy,
-    metrics: Metrics, clock: Callable[[], datetime], config: TrackerConfig | None = None, idle_seconds: float = 10.0,
+    *, brand_queries: Sequence[str], writer: RowWriter, table: str, send: Send, alerts_topic: str,
+    policy: RetryPolicy, metrics: Metrics, clock: Callable[[], datetime], config: TrackerConfig | None = None,
+    idle_seconds: float = 10.0,
 ) -> Alerting:
     """The detector of one worker. `send` produces (topic, key, value) messages and returns once the broker
     acknowledged them. The worker calls `observe` after each stored batch and `on_idle` on a timer."""
-    state = AlertingState(SpikeTracker(tuple(tracked), config), metrics, idle_seconds=idle_seconds)
-    for topic in tracked:  # every tracked topic appears on /metrics from the start
-        metrics.spike_score.labels(topic=topic, kind="volume").set(0)
-        metrics.spike_score.labels(topic=topic, kind="negative").set(0)
+    state = AlertingState(SpikeTracker(tuple(brand_queries), config), metrics, idle_seconds=idle_seconds)
+    for query in brand_queries:  # every brand query appears on /metrics from the start
+        metrics.spike_score.labels(brand_query=query, kind="volume").set(0)
+        metrics.spike_score.labels(brand_query=query, kind="negative").set(0)
     emit_lock = asyncio.Lock()
 
     async def store(alerts: list[Alert]) -> None:

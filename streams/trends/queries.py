@@ -48,7 +48,9 @@ KINDS: Mapping[str, Kind] = {
     "entity": Kind("entity_minute", "entity_hour", "event_entities", "canonical"),
     "hashtag": Kind("hashtag_minute", "hashtag_hour", "event_hashtags", "tag"),
     "mention": Kind("mention_minute", "mention_hour", "event_mentions", "mention"),
-    "topic": Kind("topic_minute", "topic_hour", "event_topics", "topic"),
+    # Brand queries keep their first name, "topic", in ClickHouse: 18.16 cannot rename a column, and renaming
+    # the tables would break every BI query written against them (the mapping: docs/bi-queries.md).
+    "brand_query": Kind("topic_minute", "topic_hour", "event_topics", "topic"),
 }
 HOUR = 3600
 VOLUME_DIMENSIONS: Mapping[str, str] = {"network": "network", "language": "language",
@@ -290,7 +292,8 @@ def rising(database: str, *, at: datetime, window: timedelta | str = "1h", basel
     return TrendQuery("rising", sql, params, columns)
 
 
-_EVENT_TERMS = {"entity": "`entities.canonical`", "hashtag": "hashtags", "mention": "mentions", "topic": "topics"}
+_EVENT_TERMS = {"entity": "`entities.canonical`", "hashtag": "hashtags", "mention": "mentions",
+                "brand_query": "topics"}
 
 
 def _current_from_events(db: str, kinds: Sequence[str]) -> str:
@@ -369,7 +372,7 @@ def _term_counts(db: str, spec: Kind, *, start: int, end: int, terms_param: str,
             f"WHERE {_EDGE_MINUTES} AND term IN %({terms_param})s GROUP BY {keys}")
 
 
-def timeline(database: str, *, at: datetime, terms: Sequence[str], kind: str = "topic",
+def timeline(database: str, *, at: datetime, terms: Sequence[str], kind: str = "brand_query",
              since: timedelta | str = "24h", interval: timedelta | str = "1h") -> TrendQuery:
     """Posts and sentiment per interval for each term. net_sentiment = (positive - negative) / posts.
 
@@ -391,15 +394,16 @@ def timeline(database: str, *, at: datetime, terms: Sequence[str], kind: str = "
                       ("bucket", "term", "posts", "positive", "neutral", "negative", "net_sentiment"))
 
 
-def share_of_voice(database: str, *, at: datetime, topics: Sequence[str], since: timedelta | str = "24h") -> TrendQuery:
-    """Each tracked topic's posts as a share of all tracked-topic mentions (shares add up to 1).
+def share_of_voice(database: str, *, at: datetime, brand_queries: Sequence[str],
+                   since: timedelta | str = "24h") -> TrendQuery:
+    """Each brand query's posts as a share of all brand-query mentions (shares add up to 1).
 
     A post about two brands counts for both (that is how share of voice is usually defined).
     """
     db = check_identifier(database)
     start, end = _range(at, since)
-    params: dict[str, Any] = {"topics": check_terms(topics)}
-    source = _term_counts(db, KINDS["topic"], start=start, end=end, terms_param="topics", params=params,
+    params: dict[str, Any] = {"brand_queries": check_terms(brand_queries)}
+    source = _term_counts(db, KINDS["brand_query"], start=start, end=end, terms_param="brand_queries", params=params,
                           bucket=False, hourly=True)
     sql = (
         "SELECT term, total, round(total / (SELECT sum(t) FROM "
@@ -409,10 +413,10 @@ def share_of_voice(database: str, *, at: datetime, topics: Sequence[str], since:
         f"FROM ({source}) GROUP BY term"
         ") ORDER BY total DESC, term"
     )
-    return TrendQuery("share", sql, params, ("topic", "posts", "share", "positive", "negative", "net_sentiment"))
+    return TrendQuery("share", sql, params, ("brand_query", "posts", "share", "positive", "negative", "net_sentiment"))
 
 
-def top_posts(database: str, *, at: datetime, term: str, kind: str = "topic", since: timedelta | str = "24h",
+def top_posts(database: str, *, at: datetime, term: str, kind: str = "brand_query", since: timedelta | str = "24h",
               limit: int = 10) -> TrendQuery:
     """The most engaging posts mentioning `term`; engagement = likes + reposts + replies + quotes.
 

@@ -86,17 +86,17 @@ def _render(query: q.TrendQuery) -> str:
 def test_contract_rising_puts_the_spike_first_and_counts_exactly(ch):
     rows = ch.rows(_render(q.rising(DB, at=END, window="1h", baseline="24h", kind="all", limit=5)))
     assert rows[0][:2] == ["hashtag", "spotifydown"]
-    assert {tuple(r[:2]) for r in rows[:3]} >= {("entity", "spotify"), ("topic", "spotify")}
+    assert {tuple(r[:2]) for r in rows[:3]} >= {("entity", "spotify"), ("brand_query", "spotify")}
     truth = ch.rows(f"SELECT uniqExact(event_id) FROM {DB}.events ARRAY JOIN topics AS t WHERE t = 'spotify' "
                     f"AND created_at >= toDateTime({int(END.timestamp()) - 3600}) "
                     f"AND created_at < toDateTime({int(END.timestamp())})")[0][0]
-    topic = next(r for r in rows if r[:2] == ["topic", "spotify"])
-    assert topic[2] == truth
+    brand = next(r for r in rows if r[:2] == ["brand_query", "spotify"])
+    assert brand[2] == truth
 
 
 def test_contract_rising_hourly_baseline_matches_raw_events(ch):
     at = END - timedelta(minutes=23)  # off the hour: current window per minute, baseline = whole hours
-    query = q.rising(DB, at=at, window="1h", baseline="24h", kind="topic", min_count=1, limit=50)
+    query = q.rising(DB, at=at, window="1h", baseline="24h", kind="brand_query", min_count=1, limit=50)
     rows = {r[1]: r for r in ch.rows(_render(query))}
     p = query.params
     counts = ch.rows(
@@ -126,7 +126,7 @@ def test_contract_timeline_share_volume_match_raw_events(ch, minutes_off_the_hou
     at = END - timedelta(minutes=minutes_off_the_hour)
     start, end = int(at.timestamp()) - 86_400, int(at.timestamp())
     window = f"created_at >= toDateTime({start}) AND created_at < toDateTime({end})"
-    timeline = ch.rows(_render(q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="topic", since="24h",
+    timeline = ch.rows(_render(q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="brand_query", since="24h",
                                           interval="1h")))
     # deezer is sparse: empty hours are absent; off the hour, 24 h touch 25 clock hours
     assert sum(1 for r in timeline if r[1] == "spotify") == (25 if minutes_off_the_hour else 24)
@@ -139,7 +139,7 @@ def test_contract_timeline_share_volume_match_raw_events(ch, minutes_off_the_hou
     assert per_term == {"spotify": truth["spotify"], "deezer": truth["deezer"]}
 
     brands = ["spotify", "apple_music", "youtube_music", "deezer", "tidal", "amazon_music"]
-    share = ch.rows(_render(q.share_of_voice(DB, at=at, topics=brands, since="24h")))
+    share = ch.rows(_render(q.share_of_voice(DB, at=at, brand_queries=brands, since="24h")))
     assert {r[0]: r[1] for r in share} == {b: truth[b] for b in brands if b in truth}
     assert abs(sum(r[2] for r in share) - 1) < 0.01
 

@@ -20,8 +20,8 @@ from streams.settings import REPO_ROOT
 from streams.sources.generator import Generator, GeneratorConfig, Spike
 from tests.support import free_port, stack
 
-TOPICS_YAML = """
-topics:
+BRAND_QUERIES_YAML = """
+brand_queries:
   - name: nimbus
     kind: brand
     query: 'nimbus OR #nimbus OR #nimbusx5 OR @nimbusmobile'
@@ -63,8 +63,8 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
     started = time.monotonic()
     settings = pipeline.settings
     kafka, db = settings.kafka, settings.clickhouse.database
-    topics_path = tmp_path / "topics.yaml"
-    topics_path.write_text(TOPICS_YAML)
+    brand_queries_path = tmp_path / "brand_queries.yaml"
+    brand_queries_path.write_text(BRAND_QUERIES_YAML)
 
     records = generated_events(datetime.now(UTC))
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", linger_ms=20)
@@ -72,7 +72,7 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
         producer.send(kafka.raw_topic, key=key, value=value)
     producer.flush(timeout=60)
     producer.close()
-    pipeline.start_worker(extra_env={"SOCIALPULSE_NLP__TOPICS_PATH": str(topics_path)})
+    pipeline.start_worker(extra_env={"SOCIALPULSE_NLP__BRAND_QUERIES_PATH": str(brand_queries_path)})
     web_port = pipeline.web_ports[0]
 
     # A real Prometheus through the project's script, isolated: its own home (data, pid, lock) and port.
@@ -110,7 +110,7 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
             if firing is None:
                 last = get_json(f"{api}/alerts")["data"]["alerts"]
                 firing = next((a for a in last if a["labels"]["alertname"] == "VolumeSpike"
-                               and a["labels"].get("topic") == "nimbus" and a["state"] == "firing"), None)
+                               and a["labels"].get("brand_query") == "nimbus" and a["state"] == "firing"), None)
             time.sleep(1)
         consumer.close()
         targets = get_json(f"{api}/targets")["data"]["activeTargets"]

@@ -76,9 +76,9 @@ def test_bi_access_every_trend_query_over_http(ch):
     for query in (
         q.rising(DB, at=at, kind="all"),
         q.rising(DB, at=at, kind="hashtag", window="15m", baseline="6h"),  # per-minute baseline
-        q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="topic"),
+        q.timeline(DB, at=at, terms=["spotify", "deezer"], kind="brand_query"),
         q.timeline(DB, at=at, terms=["spotify"], kind="entity", since="7d"),
-        q.share_of_voice(DB, at=at, topics=["spotify", "apple_music"]),
+        q.share_of_voice(DB, at=at, brand_queries=["spotify", "apple_music"]),
         q.top_posts(DB, at=at, term="spotify", kind="entity"),
         q.volume(DB, at=at, by="language", interval="1h"),
         q.volume(DB, at=at, by="network"),
@@ -91,8 +91,8 @@ def test_bi_access_every_trend_query_over_http(ch):
 def test_bi_access_rising_without_precomputed_baselines_falls_back_to_the_rollups(ch):
     bi = Client(ch.host, port=ch.port, user=BI_USER, password=BI_PASSWORD, database=DB)
     key = (int(datetime(2001, 1, 1, tzinfo=UTC).timestamp()), 3600, 24)  # never computed
-    assert ensure(bi, DB, key, ("topic",)) is False  # may not write: no baselines, no error
-    query = rising_for(bi, DB, at=datetime(2001, 1, 2, tzinfo=UTC), kind="topic")
+    assert ensure(bi, DB, key, ("brand_query",)) is False  # may not write: no baselines, no error
+    query = rising_for(bi, DB, at=datetime(2001, 1, 2, tzinfo=UTC), kind="brand_query")
     assert "rising_baselines" not in query.sql and bi.execute(query.sql, query.params) == []
 
 

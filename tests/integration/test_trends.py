@@ -49,19 +49,19 @@ def test_trends_duplicate_inserts_do_not_double_count(pipeline):
 
     rising = client.execute(*_query(q.rising(db, at=AT, kind="all", min_count=1, limit=50)))
     counts = {(kind, term): current for kind, term, current, *_ in rising}
-    assert counts[("topic", "spotify")] == 6 and counts[("topic", "deezer")] == 6
+    assert counts[("brand_query", "spotify")] == 6 and counts[("brand_query", "deezer")] == 6
     assert counts[("entity", "spotify")] == 6 and counts[("hashtag", "wrapped")] == 12
 
     timeline = client.execute(*_query(q.timeline(db, at=AT, terms=["spotify"], since="1h", interval="1h")))
     assert [(r[2], r[3], r[4], r[5]) for r in timeline] == [(6, 2, 2, 2)]  # posts, positive, neutral, negative
 
-    share = client.execute(*_query(q.share_of_voice(db, at=AT, topics=["spotify", "deezer"], since="1h")))
+    share = client.execute(*_query(q.share_of_voice(db, at=AT, brand_queries=["spotify", "deezer"], since="1h")))
     assert sorted((r[0], r[1], r[2]) for r in share) == [("deezer", 6, 0.5), ("spotify", 6, 0.5)]
 
     volume = client.execute(*_query(q.volume(db, at=AT, by="network", since="1h")))
     assert volume == [("x", 12, 3)]
 
-    top = client.execute(*_query(q.top_posts(db, at=AT, term="spotify", kind="topic", since="1h", limit=10)))
+    top = client.execute(*_query(q.top_posts(db, at=AT, term="spotify", kind="brand_query", since="1h", limit=10)))
     assert [r[-1] for r in top] == ["x:10", "x:8", "x:6", "x:4", "x:2", "x:0"]
 
     # The flattened rows collapse on merge; uniqExact is exact before that.
@@ -93,7 +93,7 @@ def test_trends_duplicate_inserts_do_not_double_count(pipeline):
     timeline = client.execute(*_query(q.timeline(db, at=later, terms=["spotify"], since="3h", interval="1h")))
     assert sum(r[2] for r in timeline) == 6 and sum(r[5] for r in timeline) == 2
     assert client.execute(*_query(q.volume(db, at=later, by="network", since="2h"))) == [("x", 12, 3)]
-    share = client.execute(*_query(q.share_of_voice(db, at=later, topics=["spotify", "deezer"], since="90m")))
+    share = client.execute(*_query(q.share_of_voice(db, at=later, brand_queries=["spotify", "deezer"], since="90m")))
     assert sorted((r[0], r[1]) for r in share) == [("deezer", 6), ("spotify", 6)]
 
 
@@ -115,9 +115,10 @@ def test_trends_cli_rising_puts_the_injected_spike_first(pipeline):
     lines = result.stdout.splitlines()
     assert "until 2026-11-25T12:00:00Z" in lines[0]
     assert lines[3].split()[:2] == ["hashtag", "spotifydown"]
-    assert {tuple(line.split()[:2]) for line in lines[4:6]} == {("entity", "spotify"), ("topic", "spotify")}
+    assert {tuple(line.split()[:2]) for line in lines[4:6]} == {("entity", "spotify"), ("brand_query", "spotify")}
 
-    result = _cli(pipeline, "trends", "rising", "--kind", "topic", "--format", "json", "--at", "2026-11-25T12:00:00Z")
+    result = _cli(pipeline, "trends", "rising", "--kind", "brand_query", "--format", "json",
+                  "--at", "2026-11-25T12:00:00Z")
     payload = json.loads(result.stdout)
     assert payload["rows"][0]["term"] == "spotify" and payload["rows"][0]["z"] > 10
 

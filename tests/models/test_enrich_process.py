@@ -113,7 +113,7 @@ def test_enrich_process_ignores_sigterm_and_exits_when_its_worker_is_gone() -> N
 
 
 def test_enrich_process_that_cannot_load_its_models_fails_to_start_with_the_reason(tmp_path: Path) -> None:
-    proc = nlp_process(topics_path=tmp_path / "missing.yaml")
+    proc = nlp_process(brand_queries_path=tmp_path / "missing.yaml")
     with pytest.raises(EnrichProcessError, match="missing.yaml"):
         proc.start_now()
     assert proc.pid is None

@@ -140,8 +140,8 @@ def test_deploy_compose_worker_settings_point_at_the_compose_services():
     assert env["SOCIALPULSE_CLICKHOUSE__USER"] == services["clickhouse"]["environment"]["CLICKHOUSE_USER"]
     assert env["SOCIALPULSE_WORKER__WEB_PORT"] == str(WEB_PORT)
     mounts = dict(v.split(":")[:2][::-1] for v in services["worker"]["volumes"])
-    assert (COMPOSE.parent / mounts[env["SOCIALPULSE_NLP__TOPICS_PATH"]]).resolve() == REPO_ROOT / "config" / \
-        "topics.yaml"
+    assert (COMPOSE.parent / mounts[env["SOCIALPULSE_NLP__BRAND_QUERIES_PATH"]]).resolve() == REPO_ROOT / "config" / \
+        "brand_queries.yaml"
 
 
 def test_deploy_compose_prometheus_scrapes_the_workers_with_the_project_rules():
@@ -215,7 +215,7 @@ def test_deploy_k8s_worker_deployment_probes_resources_and_ports_agree():
     assert service["metadata"]["annotations"]["prometheus.io/port"] == str(WEB_PORT)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     settings = docs["ConfigMap/socialpulse-settings"]["data"]
-    assert Path(settings["SOCIALPULSE_NLP__TOPICS_PATH"]).parent == Path(mounts["topics"])
+    assert Path(settings["SOCIALPULSE_NLP__BRAND_QUERIES_PATH"]).parent == Path(mounts["brand-queries"])
     assert settings["SOCIALPULSE_WORKER__DATA_DIR"] == mounts["data"]
     assert settings["SOCIALPULSE_WORKER__WEB_PORT"] == str(WEB_PORT)
     job = docs["Job/socialpulse-setup"]["spec"]["template"]["spec"]["containers"][0]
@@ -229,9 +229,9 @@ def test_deploy_k8s_settings_configmap_names_real_settings():
     assert all(isinstance(v, str) for v in settings.values())  # ConfigMap values must be strings
 
 
-def test_deploy_k8s_topics_configmap_is_config_topics_yaml():
-    data = k8s_docs()["ConfigMap/socialpulse-topics"]["data"]
-    assert data["topics.yaml"] == (REPO_ROOT / "config" / "topics.yaml").read_text()
+def test_deploy_k8s_brand_queries_configmap_is_config_brand_queries_yaml():
+    data = k8s_docs()["ConfigMap/socialpulse-brand-queries"]["data"]
+    assert data["brand_queries.yaml"] == (REPO_ROOT / "config" / "brand_queries.yaml").read_text()
 
 
 def test_deploy_k8s_readme_explains_partitions_vs_replicas():

@@ -8,25 +8,25 @@ from datetime import UTC, datetime
 import pytest
 import spacy
 
+from processors.brand_queries import build_brand_queries
 from processors.cache import LRUCache
 from processors.enrich import EnrichmentModels, Failure, enrich_batch
 from processors.language import LanguagePolicy
 from processors.ner import add_gazetteer
-from processors.topics import build_config
 from schemas.errors import ErrorCode
 from schemas.events import EnrichedEvent, RawEvent, Sentiment, SentimentLabel
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-TOPICS = build_config(
+BRAND_QUERIES = build_brand_queries(
     {
-        "topics": [
+        "brand_queries": [
             {
                 "name": "acme",
                 "kind": "brand",
                 "query": "acme OR #acme",
                 "entity": {"label": "ORG", "aliases": ["Acme"]},
             },
-            {"name": "acme_es", "kind": "topic", "query": "acme AND lang:es"},
+            {"name": "acme_es", "kind": "theme", "query": "acme AND lang:es"},
         ],
         "gazetteer": [{"canonical": "jane doe", "label": "PERSON", "aliases": ["Jane Doe"]}],
     }
@@ -68,18 +68,18 @@ def make_models(*, cache_size: int = 100, scorer: FakeScorer | None = None) -> E
     nlp = {}
     for lang in ("en", "es"):
         pipeline = spacy.blank(lang)
-        add_gazetteer(pipeline, TOPICS.gazetteer)
+        add_gazetteer(pipeline, BRAND_QUERIES.gazetteer)
         nlp[lang] = pipeline
     scorer = scorer or FakeScorer()
     return EnrichmentModels(
         nlp=nlp,
         detector=FakeDetector(),
         sentiment={"en": scorer, "es": scorer},
-        topics=TOPICS,
+        brand_queries=BRAND_QUERIES,
         version="sp-enrich/1 test",
         language_policy=LanguagePolicy(min_letters=3),
         cache=LRUCache(cache_size) if cache_size else None,
-        aliases=TOPICS.alias_map(),
+        aliases=BRAND_QUERIES.alias_map(),
     )
 
 

@@ -24,16 +24,16 @@ EXPECTED = {
     "socialpulse_clickhouse_insert_errors": set(),
     "socialpulse_consumer_lag": {"topic", "partition"},
     "socialpulse_enriched_events": {"network", "language"},
-    "socialpulse_topic_mentions": {"topic", "sentiment"},
-    "socialpulse_topic_sentiment_shifted": {"topic"},
-    "socialpulse_topic_spike_score": {"topic", "kind"},
+    "socialpulse_brand_query_mentions": {"brand_query", "sentiment"},
+    "socialpulse_brand_query_sentiment_shifted": {"brand_query"},
+    "socialpulse_brand_query_spike_score": {"brand_query", "kind"},
     "socialpulse_alerts": {"kind", "subject_type"},
     "socialpulse_alerting_late_events": set(),
     "socialpulse_alerting_subjects": set(),
     "socialpulse_alerting_watermark_seconds": set(),
 }
 BOUNDED_LABELS = {"agent", "code", "stage", "table", "topic", "partition", "network", "language", "sentiment",
-                  "kind", "subject_type"}
+                  "brand_query", "kind", "subject_type"}
 
 
 def _families(registry):
@@ -89,8 +89,9 @@ def test_metrics_page_renders_our_registry_and_faust_monitor_without_duplicates(
     faust_names = [n for n in families if n.startswith("faust_")]
     assert "faust_messages_received" in faust_names and "faust_total_rebalances" in faust_names
     assert not [n for n in families if n.startswith(app.conf.id.replace("-", "_") + "_")]
-    # tracked topics from config/topics.yaml appear with a score from the start
-    spotify = [s for s in families["socialpulse_topic_spike_score"].samples if s.labels["topic"] == "spotify"]
+    # the brand queries of config/brand_queries.yaml appear with a score from the start
+    spotify = [s for s in families["socialpulse_brand_query_spike_score"].samples
+               if s.labels["brand_query"] == "spotify"]
     assert {s.labels["kind"] for s in spotify} == {"volume", "negative"}
     names = [line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")]
     type_lines = [line for line in text.splitlines() if line.startswith("# TYPE ")]

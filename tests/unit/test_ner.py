@@ -6,6 +6,7 @@ import pytest
 import spacy
 from spacy.tokens import Span
 
+from processors.brand_queries import GazetteerEntry
 from processors.languages import language
 from processors.ner import (
     add_gazetteer,
@@ -14,7 +15,6 @@ from processors.ner import (
     entities_from_doc,
     split_sigils,
 )
-from processors.topics import GazetteerEntry
 
 EN_LABELS = language("en").label_map
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from processors.spikes import (
+    BRAND_QUERY,
     Bucket,
     DetectorConfig,
     Example,
@@ -226,15 +227,15 @@ def feed(tracker, per_minute, *, minutes, start=T0, spike=None, partitions=1, fi
     return alerts, n
 
 
-def test_spikes_tracker_detects_a_topic_spike_with_explanation():
+def test_spikes_tracker_detects_a_brand_query_spike_with_explanation():
     tracker = SpikeTracker(["nimbus", "vertex"])
     crisis = {"hashtags": ("nimbusfail",), "entities": ("Nimbus", "London"), "negative": True,
               "text": "Nimbus X5 battery exploded in London, recall now"}
     alerts, _ = feed(tracker, 20, minutes=45, spike=lambda m: [crisis] * 80 if m >= 40 else [])
     alerts += tracker.advance(T0 + 50 * MINUTE, detected_at=NOW)
-    topic = [a for a in alerts if a.subject_type == "topic"]
-    assert {(a.kind, a.subject) for a in topic} == {("volume_spike", "nimbus"), ("negative_surge", "nimbus")}
-    vol = next(a for a in topic if a.kind == "volume_spike")
+    brand = [a for a in alerts if a.subject_type == "topic"]  # Alert v1's name for a brand query
+    assert {(a.kind, a.subject) for a in brand} == {("volume_spike", "nimbus"), ("negative_surge", "nimbus")}
+    vol = next(a for a in brand if a.kind == "volume_spike")
     assert vol.window_start == T0 + 40 * MINUTE and vol.window_end == T0 + 41 * MINUTE
     assert vol.observed == 100 and vol.baseline == 20
     driver_terms = {d.term for d in vol.explanation.drivers}
@@ -243,7 +244,7 @@ def test_spikes_tracker_detects_a_topic_spike_with_explanation():
     Alert.model_validate_json(vol.model_dump_json())  # a valid v1 contract
     # the new hashtag was tracked and, with zeros since the tracker started, spiked too
     assert ("volume_spike", "hashtag", "nimbusfail") in {(a.kind, a.subject_type, a.subject) for a in alerts}
-    assert tracker.topic_scores["vertex"].volume == 0.0
+    assert tracker.brand_query_scores["vertex"].volume == 0.0
 
 
 def test_spikes_tracker_closes_buckets_by_the_slowest_partition_and_counts_late_events():
@@ -255,7 +256,7 @@ def test_spikes_tracker_closes_buckets_by_the_slowest_partition_and_counts_late_
     assert tracker.late_events == 0
     tracker.observe(enriched(4, T0 + 2 * MINUTE), partition=0, now=NOW)
     assert tracker.closed_until == T0 + 2 * MINUTE
-    assert tracker.series[("topic", "nimbus")].counts[:2] == (2, 0)
+    assert tracker.series[(BRAND_QUERY, "nimbus")].counts[:2] == (2, 0)
     tracker.observe(enriched(5, T0 + timedelta(seconds=59)), partition=1, now=NOW)
     assert tracker.late_events == 1
     tracker.forget_partition(0)  # idle: partition 1 alone sets the watermark
@@ -291,7 +292,7 @@ def test_spikes_tracker_jumps_long_gaps_without_folding_every_minute():
     tracker = SpikeTracker(["nimbus"])
     tracker.observe(enriched(0, T0), now=NOW)
     tracker.observe(enriched(1, T0 + timedelta(days=300)), now=T0 + timedelta(days=301))
-    state = tracker.series[("topic", "nimbus")]
+    state = tracker.series[(BRAND_QUERY, "nimbus")]
     assert len(state.counts) == DetectorConfig().baseline_buckets
     assert tracker.closed_until == tracker.bucket_start(T0 + timedelta(days=300) - timedelta(seconds=30))
 

@@ -27,7 +27,7 @@ def records(events, partitions=2):
     return [(i % partitions, codec.decode_enriched(codec.encode_model(e))) for i, e in enumerate(events)]
 
 
-def test_spikes_alerting_state_counts_metrics_and_raises_topic_alerts():
+def test_spikes_alerting_state_counts_metrics_and_raises_brand_query_alerts():
     metrics, clock = Metrics.create(), Clock()
     state = AlertingState(SpikeTracker(["nimbus", "vertex"]), metrics, idle_seconds=10, monotonic=clock)
     events, n = [], 0
@@ -41,11 +41,11 @@ def test_spikes_alerting_state_counts_metrics_and_raises_topic_alerts():
     alerts = state.observe(records(events), NOW)
     assert ("volume_spike", "topic", "nimbus") in {(a.kind, a.subject_type, a.subject) for a in alerts}
     sample = metrics.registry.get_sample_value
-    assert sample("socialpulse_topic_mentions_total", {"topic": "nimbus", "sentiment": "negative"}) == 300
+    assert sample("socialpulse_brand_query_mentions_total", {"brand_query": "nimbus", "sentiment": "negative"}) == 300
     assert sample("socialpulse_enriched_events_total", {"network": "x", "language": "en"}) == len(events)
-    assert sample("socialpulse_topic_spike_score", {"topic": "nimbus", "kind": "volume"}) >= 4
-    assert sample("socialpulse_topic_spike_score", {"topic": "vertex", "kind": "volume"}) == 0
-    shifted = sample("socialpulse_topic_sentiment_shifted_total", {"topic": "nimbus"})
+    assert sample("socialpulse_brand_query_spike_score", {"brand_query": "nimbus", "kind": "volume"}) >= 4
+    assert sample("socialpulse_brand_query_spike_score", {"brand_query": "vertex", "kind": "volume"}) == 0
+    shifted = sample("socialpulse_brand_query_sentiment_shifted_total", {"brand_query": "nimbus"})
     assert abs(shifted / len(events) - 1 - (-0.7 * 300 / len(events))) < 1e-6
     # idle: partitions drop out, then the wall clock moves the watermark and the spike minutes close
     clock.t += 11
@@ -54,7 +54,7 @@ def test_spikes_alerting_state_counts_metrics_and_raises_topic_alerts():
     clock.t += 300
     state.on_idle_check(NOW)
     assert state.tracker.closed_until >= T0 + 49 * MINUTE
-    assert sample("socialpulse_topic_spike_score", {"topic": "nimbus", "kind": "volume"}) == 0
+    assert sample("socialpulse_brand_query_spike_score", {"brand_query": "nimbus", "kind": "volume"}) == 0
     assert sample("socialpulse_alerting_watermark_seconds") == state.tracker.closed_until.timestamp()
 
 

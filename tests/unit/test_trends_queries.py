@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from streams.cli import build_parser
+from streams.cli.trends import KIND_NAMES
 from streams.trends import queries as q
 from streams.trends.access import migration_substitutions, sql_string_body
 from streams.trends.retention import month_end
@@ -34,7 +36,7 @@ def test_trends_parse_at_defaults_to_utc_and_rejects_garbage():
 
 
 def test_trends_rising_buckets_and_params():
-    query = q.rising("socialpulse", at=AT, window="1h", baseline="24h", kind="topic", min_count=3, limit=7)
+    query = q.rising("socialpulse", at=AT, window="1h", baseline="24h", kind="brand_query", min_count=3, limit=7)
     end = int(datetime(2026, 11, 25, 12, 30, tzinfo=UTC).timestamp())  # floored to the minute
     hour = int(datetime(2026, 11, 25, 11, tzinfo=UTC).timestamp())  # the hour the current window starts in
     assert query.params == {"end": end, "current_start": end - 3600, "baseline_end": hour,
@@ -126,13 +128,13 @@ def test_trends_volume_and_share_sql_shapes():
     assert "sentiment_label AS sentiment" in totals.sql and "interval" not in totals.params
     per_hour = q.volume("db", at=AT, by="network", since="24h", interval="1h")
     assert per_hour.params["interval"] == 3600 and per_hour.columns[0] == "bucket"
-    share = q.share_of_voice("db", at=AT, topics=["spotify", "deezer"])
-    assert share.sql.count("%(topics)s") == 4 and "uniqExactMerge" in share.sql  # (hours + edges) x 2
+    share = q.share_of_voice("db", at=AT, brand_queries=["spotify", "deezer"])
+    assert share.sql.count("%(brand_queries)s") == 4 and "uniqExactMerge" in share.sql  # (hours + edges) x 2
 
 
 def test_trends_every_query_reads_deduplicated_data():
     for query in (q.rising("db", at=AT), q.timeline("db", at=AT, terms=["a"]), q.volume("db", at=AT),
-                  q.share_of_voice("db", at=AT, topics=["a"])):
+                  q.share_of_voice("db", at=AT, brand_queries=["a"])):
         assert "uniqExactMerge" in query.sql and "count()" not in query.sql
     top = q.top_posts("db", at=AT, term="a").sql
     assert "GROUP BY event_id" in top and "argMax(likes + reposts + replies + quotes, enriched_at)" in top
@@ -158,7 +160,7 @@ def test_trends_rising_precomputed_reads_baseline_rows_and_counts_the_window_fro
     assert "db.rising_baselines FINAL" in query.sql and "ANY LEFT JOIN" in query.sql
     assert query.sql.count("FROM db.events") == 4 and "uniqExact(h)" in query.sql  # one scan per kind
     assert "_hour" not in query.sql and "_minute" not in query.sql  # no set of the baseline is merged
-    assert q.rising("db", at=AT, kind="topic", precomputed=True).params["kinds"] == ("topic",)
+    assert q.rising("db", at=AT, kind="brand_query", precomputed=True).params["kinds"] == ("brand_query",)
     with pytest.raises(q.TrendQueryError, match="whole hours"):
         q.rising("db", at=AT, window="15m", baseline="6h", precomputed=True)
 
@@ -180,3 +182,13 @@ def test_trends_refresh_baselines_one_insert_per_kind_from_the_hourly_rollups():
     assert statements[0].params == {"baseline_end": hour, "start": hour - 24 * 3600, "window": 3600, "buckets": 24}
     with pytest.raises(q.TrendQueryError, match="whole hours"):
         q.refresh_baselines("db", (hour + 60, 3600, 24))
+
+
+def test_trends_cli_kinds_are_the_query_kinds_and_topic_is_still_accepted():
+    parser = build_parser()
+    assert KIND_NAMES == tuple(q.KINDS)
+    assert parser.parse_args(["trends", "timeline", "nimbus", "--kind", "topic"]).kind == "brand_query"
+    assert parser.parse_args(["trends", "top-posts", "nimbus"]).kind == "brand_query"
+    assert parser.parse_args(["trends", "rising", "--kind", "hashtag"]).kind == "hashtag"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["trends", "rising", "--kind", "brand"])

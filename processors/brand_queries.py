@@ -1,4 +1,7 @@
-"""Tracked topics: a small boolean query language and the topic configuration (config/topics.yaml).
+"""Brand queries: what the enricher matches every post against (the brand, its competitors, themes around
+them), written in a small boolean query language, and their configuration file (config/brand_queries.yaml).
+
+A post's matches are published as ``EnrichedEvent.topics`` (a legacy field name, see schemas/events.py).
 
 Grammar (operators are case-insensitive; quote a word to search for "and", "or" or "not")::
 
@@ -22,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from schemas.events import ENTITY_LABELS
 
@@ -37,7 +40,7 @@ class QueryError(ValueError):
         super().__init__(f"{message} at position {position}\n  {query}\n  {' ' * position}^")
 
 
-class TopicConfigError(ValueError):
+class BrandQueryConfigError(ValueError):
     pass
 
 
@@ -303,7 +306,11 @@ def parse_query(query: str) -> Expr:
 
 # --- configuration ------------------------------------------------------------------------
 
+# The one default location, also the default of the setting nlp.brand_queries_path.
+DEFAULT_BRAND_QUERIES_PATH = Path(__file__).resolve().parent.parent / "config" / "brand_queries.yaml"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
+BrandQueryKind = Literal["brand", "competitor", "theme"]
+KINDS: tuple[BrandQueryKind, ...] = get_args(BrandQueryKind)
 
 
 @dataclass(frozen=True)
@@ -315,22 +322,26 @@ class GazetteerEntry:
 
 
 @dataclass(frozen=True)
-class Topic:
+class BrandQuery:
     name: str  # bounded: a Prometheus label and a ClickHouse column value
-    kind: Literal["brand", "competitor", "topic"]
+    kind: BrandQueryKind
     query: str
     expr: Expr = field(compare=False, repr=False)
     entity: GazetteerEntry | None = None
 
 
 @dataclass(frozen=True)
-class TopicConfig:
-    topics: tuple[Topic, ...]
-    gazetteer: tuple[GazetteerEntry, ...]  # the topics' entities and the extra entries
+class BrandQueries:
+    queries: tuple[BrandQuery, ...]
+    gazetteer: tuple[GazetteerEntry, ...]  # the queries' entities and the extra entries
     digest: str  # short hash of the file, part of the enricher version
 
     def match(self, ctx: MatchContext) -> tuple[str, ...]:
-        return tuple(t.name for t in self.topics if t.expr.matches(ctx))
+        return tuple(q.name for q in self.queries if q.expr.matches(ctx))
+
+    def names(self, *kinds: BrandQueryKind) -> tuple[str, ...]:
+        """The queries' names, only those of ``kinds`` if given."""
+        return tuple(q.name for q in self.queries if not kinds or q.kind in kinds)
 
     def alias_map(self) -> dict[str, str]:
         """casefolded alias -> canonical, for canonicalising model entities."""
@@ -341,54 +352,58 @@ class TopicConfig:
         return out
 
 
-EMPTY_CONFIG = TopicConfig((), (), "none")
+NO_BRAND_QUERIES = BrandQueries((), (), "none")
 
 
 def _entry(raw: Mapping[str, Any], where: str, default_canonical: str | None = None) -> GazetteerEntry:
     label = str(raw.get("label", "ORG")).upper()
     if label not in ENTITY_LABELS:
-        raise TopicConfigError(f"{where}: label {label!r} is not one of {sorted(ENTITY_LABELS)}")
+        raise BrandQueryConfigError(f"{where}: label {label!r} is not one of {sorted(ENTITY_LABELS)}")
     canonical = str(raw.get("canonical", default_canonical or "")).strip().casefold()
     aliases = tuple(str(a) for a in raw.get("aliases", ()) or ())
     case_sensitive = tuple(str(a) for a in raw.get("case_sensitive_aliases", ()) or ())
     if not canonical:
-        raise TopicConfigError(f"{where}: missing 'canonical'")
+        raise BrandQueryConfigError(f"{where}: missing 'canonical'")
     if not aliases and not case_sensitive:
-        raise TopicConfigError(f"{where}: needs 'aliases' or 'case_sensitive_aliases'")
+        raise BrandQueryConfigError(f"{where}: needs 'aliases' or 'case_sensitive_aliases'")
     return GazetteerEntry(canonical, label, aliases, case_sensitive)
 
 
-def build_config(data: Mapping[str, Any], digest: str = "inline") -> TopicConfig:
-    topics: list[Topic] = []
+def build_brand_queries(data: Mapping[str, Any], digest: str = "inline") -> BrandQueries:
+    if "topics" in data:  # the file's format before brand queries were named so: say what changed
+        raise BrandQueryConfigError("the list of queries is now called 'brand_queries' (was 'topics'), "
+                                    "and kind 'topic' is now 'theme'")
+    queries: list[BrandQuery] = []
     gazetteer: list[GazetteerEntry] = []
     seen: set[str] = set()
-    for n, raw in enumerate(data.get("topics", ()) or ()):
-        where = f"topics[{n}]"
+    for n, raw in enumerate(data.get("brand_queries", ()) or ()):
+        where = f"brand_queries[{n}]"
         name = str(raw.get("name", ""))
         if not _NAME_RE.match(name):
-            raise TopicConfigError(f"{where}: name {name!r} must match {_NAME_RE.pattern}")
+            raise BrandQueryConfigError(f"{where}: name {name!r} must match {_NAME_RE.pattern}")
         if name in seen:
-            raise TopicConfigError(f"{where}: duplicate topic name {name!r}")
+            raise BrandQueryConfigError(f"{where}: duplicate brand query name {name!r}")
         seen.add(name)
-        kind = str(raw.get("kind", "topic"))
-        if kind not in ("brand", "competitor", "topic"):
-            raise TopicConfigError(f"{where} ({name}): kind must be brand, competitor or topic, got {kind!r}")
+        kind = str(raw.get("kind", "theme"))
+        if kind not in KINDS:
+            raise BrandQueryConfigError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
         query = str(raw.get("query", ""))
         try:
             expr = parse_query(query)
         except QueryError as e:
-            raise TopicConfigError(f"{where} ({name}): bad query: {e}") from e
+            raise BrandQueryConfigError(f"{where} ({name}): bad query: {e}") from e
         entity = None
         if raw.get("entity"):
             entity = _entry(raw["entity"], f"{where}.entity", default_canonical=name)
             gazetteer.append(entity)
-        topics.append(Topic(name, kind, query, expr, entity))  # type: ignore[arg-type]
+        queries.append(BrandQuery(name, kind, query, expr, entity))
     for n, raw in enumerate(data.get("gazetteer", ()) or ()):
         gazetteer.append(_entry(raw, f"gazetteer[{n}]"))
-    return TopicConfig(tuple(topics), tuple(gazetteer), digest)
+    return BrandQueries(tuple(queries), tuple(gazetteer), digest)
 
 
-def load_topics(path: Path) -> TopicConfig:
+def load_brand_queries(path: Path = DEFAULT_BRAND_QUERIES_PATH) -> BrandQueries:
+    """The one loader of the brand-queries file (enricher, spike detector, `trends share`)."""
     import hashlib
 
     import yaml
@@ -396,5 +411,5 @@ def load_topics(path: Path) -> TopicConfig:
     raw = path.read_bytes()
     data = yaml.safe_load(raw) or {}
     if not isinstance(data, dict):
-        raise TopicConfigError(f"{path}: expected a mapping with 'topics' and 'gazetteer'")
-    return build_config(data, hashlib.sha256(raw).hexdigest()[:8])
+        raise BrandQueryConfigError(f"{path}: expected a mapping with 'brand_queries' and 'gazetteer'")
+    return build_brand_queries(data, hashlib.sha256(raw).hexdigest()[:8])

@@ -1,4 +1,4 @@
-"""Topic query language: parser, matching semantics, errors with positions, configuration."""
+"""Brand queries: the query language (parser, matching semantics, errors with positions) and the config file."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.social import extract_social
-from processors.topics import (
+from processors.brand_queries import (
+    DEFAULT_BRAND_QUERIES_PATH,
     And,
+    BrandQueryConfigError,
     MatchContext,
     Not,
     Or,
     QueryError,
-    TopicConfigError,
-    build_config,
-    load_topics,
+    build_brand_queries,
+    load_brand_queries,
     parse_query,
 )
+from processors.social import extract_social
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,11 +59,11 @@ def ctx(text: str, language: str = "en") -> MatchContext:
         ("(a OR b) AND c", "a", "en", False),
     ],
 )
-def test_topics_query_matches(query: str, text: str, lang: str, expected: bool) -> None:
+def test_brand_queries_query_matches(query: str, text: str, lang: str, expected: bool) -> None:
     assert parse_query(query).matches(ctx(text, lang)) is expected
 
 
-def test_topics_precedence_shape() -> None:
+def test_brand_queries_precedence_shape() -> None:
     expr = parse_query("a OR b c OR NOT d")
     assert isinstance(expr, Or)
     assert isinstance(expr.operands[1], And) and isinstance(expr.operands[2], Not)
@@ -84,7 +85,7 @@ def test_topics_precedence_shape() -> None:
         ("ni*ke", 0, "invalid term"),
     ],
 )
-def test_topics_bad_queries_report_position(query: str, position: int, fragment: str) -> None:
+def test_brand_queries_bad_queries_report_position(query: str, position: int, fragment: str) -> None:
     with pytest.raises(QueryError) as info:
         parse_query(query)
     assert info.value.position == position
@@ -92,21 +93,30 @@ def test_topics_bad_queries_report_position(query: str, position: int, fragment:
     assert "^" in str(info.value)
 
 
-def test_topics_config_rejects_bad_entries() -> None:
-    with pytest.raises(TopicConfigError, match="bad query"):
-        build_config({"topics": [{"name": "x", "query": "a AND"}]})
-    with pytest.raises(TopicConfigError, match="name"):
-        build_config({"topics": [{"name": "Bad Name", "query": "a"}]})
-    with pytest.raises(TopicConfigError, match="duplicate"):
-        build_config({"topics": [{"name": "a", "query": "a"}, {"name": "a", "query": "b"}]})
-    with pytest.raises(TopicConfigError, match="label"):
-        build_config({"gazetteer": [{"canonical": "x", "label": "DATE", "aliases": ["x"]}]})
+def test_brand_queries_config_rejects_bad_entries() -> None:
+    with pytest.raises(BrandQueryConfigError, match="bad query"):
+        build_brand_queries({"brand_queries": [{"name": "x", "query": "a AND"}]})
+    with pytest.raises(BrandQueryConfigError, match="name"):
+        build_brand_queries({"brand_queries": [{"name": "Bad Name", "query": "a"}]})
+    with pytest.raises(BrandQueryConfigError, match="duplicate"):
+        build_brand_queries({"brand_queries": [{"name": "a", "query": "a"}, {"name": "a", "query": "b"}]})
+    with pytest.raises(BrandQueryConfigError, match="kind must be one of brand, competitor, theme"):
+        build_brand_queries({"brand_queries": [{"name": "a", "kind": "topic", "query": "a"}]})
+    with pytest.raises(BrandQueryConfigError, match="label"):
+        build_brand_queries({"gazetteer": [{"canonical": "x", "label": "DATE", "aliases": ["x"]}]})
 
 
-def test_topics_shipped_config_loads_and_matches() -> None:
-    config = load_topics(REPO / "config" / "topics.yaml")
-    names = {t.name for t in config.topics}
-    assert {"spotify", "apple_music", "tidal"} <= names
+def test_brand_queries_a_file_in_the_old_topics_format_says_what_changed() -> None:
+    with pytest.raises(BrandQueryConfigError, match="now called 'brand_queries' \\(was 'topics'\\)"):
+        build_brand_queries({"topics": [{"name": "a", "query": "a"}]})
+
+
+def test_brand_queries_shipped_config_loads_and_matches() -> None:
+    assert DEFAULT_BRAND_QUERIES_PATH == REPO / "config" / "brand_queries.yaml"
+    config = load_brand_queries()
+    names = set(config.names())
+    assert {"spotify", "apple_music", "tidal", "streaming_prices"} <= names
+    assert "spotify" in config.names("brand") and "streaming_prices" not in config.names("brand", "competitor")
     assert config.match(ctx("Spotify Wrapped is out!")) == ("spotify",)
     assert "tidal" not in config.match(ctx("a tidal wave of music"))
     assert "tidal" in config.match(ctx("switching to Tidal for hifi music"))
@@ -117,7 +127,7 @@ QUERY_PIECES = st.sampled_from([*'ab "()#@$-*:é', " AND ", " OR ", " NOT ", "la
 
 
 @given(st.lists(QUERY_PIECES, max_size=15).map("".join))
-def test_topics_parser_only_raises_query_error(query: str) -> None:
+def test_brand_queries_parser_only_raises_query_error(query: str) -> None:
     try:
         expr = parse_query(query)
     except QueryError as e:
