@@ -154,7 +154,7 @@ def poison_mix(good: int) -> tuple[list[tuple[bytes, bytes]], dict[str, tuple[st
     (error code, dead-letter stage) it must end with."""
     texts = ["Loving the new Nimbus X5 camera 😍 #nimbus", "Brewster & Co coffee in Madrid is great",
              "El servicio de Altair Air fue horrible, nunca más", "@nimbus my X5 battery dies by noon. Fix it!"]
-    records = [(f"x:{9000 + i}".encode(), mixed_raw_event(f"x:{9000 + i}", f"{texts[i % 4]} #{i}", i))
+    records = [(f"x:good{i}".encode(), mixed_raw_event(f"x:good{i}", f"{texts[i % 4]} #{i}", i))
                for i in range(good)]
     bad: dict[str, tuple[str, str]] = {}
     poison: list[tuple[str, str]] = [(f"x:large{n}", "big " * (n // 4)) for n in LARGE_TEXT_BYTES]
@@ -191,7 +191,7 @@ def assert_poison_mix_outcome(p: Pipeline, good: int, bad: dict[str, tuple[str, 
     groups = consumer_groups(p.settings)
     wait_until_drained(lambda: pipeline_lag(p.settings.kafka.bootstrap_servers, groups), timeout=120)
     assert p.scalar(f"SELECT count() FROM {db}.events FINAL") == good
-    assert p.scalar(f"SELECT countIf(NOT startsWith(event_id, 'x:9')) FROM {db}.events") == 0  # no bad record stored
+    assert p.scalar(f"SELECT countIf(NOT startsWith(event_id, 'x:good')) FROM {db}.events") == 0  # no bad record stored
     letters = p.clickhouse().execute(
         f"SELECT event_id, error_code, stage, original_size, length(original_b64) FROM {db}.dead_letters FINAL")
     assert {row[0]: (row[1], row[2]) for row in letters} == bad

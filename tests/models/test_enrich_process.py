@@ -16,7 +16,8 @@ import pytest
 from processors.enrich import EnrichmentModels
 from processors.models import load_models
 from streams import codec
-from streams.runtime.nlp_process import EnrichProcess, EnrichProcessError
+from streams.runtime.failure_policy import Fault, classify
+from streams.runtime.nlp_process import EnrichProcess, EnrichProcessError, EnrichProcessUnavailable
 from streams.runtime.records import Destination, Record
 from streams.settings import Settings
 from streams.stages.enrich import enrich_outcome
@@ -114,8 +115,9 @@ def test_enrich_process_ignores_sigterm_and_exits_when_its_worker_is_gone() -> N
 
 def test_enrich_process_that_cannot_load_its_models_fails_to_start_with_the_reason(tmp_path: Path) -> None:
     proc = nlp_process(brand_queries_path=tmp_path / "missing.yaml")
-    with pytest.raises(EnrichProcessError, match="missing.yaml"):
+    with pytest.raises(EnrichProcessUnavailable, match="missing.yaml") as raised:
         proc.start_now()
+    assert classify(raised.value) is Fault.INFRASTRUCTURE  # retried until it starts, never dead-letters a batch
     assert proc.pid is None
 
 
