@@ -66,6 +66,10 @@ test: install up ## Unit, agent and integration tests (integration uses the real
 test-unit: install ## Unit tests only (no services needed)
 	$(VENV)/bin/python -m pytest tests/unit -q
 
+.PHONY: docs-sql
+docs-sql: install ## Write docs/sql/ from the trend query builders (a unit test fails while it differs)
+	$(PY) -m streams.trends.bi_sql
+
 .PHONY: test-rules
 test-rules: ## Prometheus rules and config: render check, promtool check + unit tests (deploy/prometheus)
 	$(PY) deploy/prometheus/render_rules.py | diff -u deploy/prometheus/rules/socialpulse.rules.yml -
