@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.load_bulk import insert_statements
 from streams.settings import REPO_ROOT
 from streams.sinks.clickhouse.migrate import load_migrations
 from streams.trends import bi_sql
 from streams.trends import queries as q
 from streams.trends.access import migration_substitutions
+from streams.trends.synthetic import insert_statements
 
 chdb_session = pytest.importorskip("chdb.session")
 
