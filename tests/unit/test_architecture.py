@@ -23,13 +23,9 @@ IMPURE_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("time", "time"), (
                 ("os", "getenv"), ("os", "environ")}
 GRAPH_PACKAGES = ("schemas", "processors", "streams")
 STAGES = "streams.stages"
-# Import edges of cycles that exist today, each to be deleted with the change that breaks its cycle (the test
-# fails on an entry whose import is gone, so the list only shrinks).
-KNOWN_CYCLE_EDGES = {
-    # issue 17: being removed. processors.models imports enrich's types; enrich's load_models shortcut
-    # imports models back (inside the function).
-    ("processors.enrich", "processors.models"),
-}
+# Import edges of known cycles, each deleted with the change that breaks its cycle (the test fails on an entry
+# whose import is gone, so the list only shrinks). Empty since issue 17 broke processors.enrich <-> models.
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def python_files(package: str) -> list[Path]:
