@@ -59,12 +59,16 @@ stop-workers: ## Stop the background workers started by `make run`
 	@[ -x $(VENV)/bin/socialpulse ] && $(VENV)/bin/socialpulse workers stop || true
 
 .PHONY: test
-test: install up ## Unit, agent and integration tests (integration uses the real local stack)
-	$(VENV)/bin/python -m pytest tests -q
+test: install up ## Unit, agent and integration tests (integration uses the real local stack), and bench/'s own
+	$(VENV)/bin/python -m pytest tests bench/tests -q
 
 .PHONY: test-unit
-test-unit: install ## Unit tests only (no services needed)
-	$(VENV)/bin/python -m pytest tests/unit -q
+test-unit: install ## Unit tests only (no services needed), and bench/'s own
+	$(VENV)/bin/python -m pytest tests/unit bench/tests -q
+
+.PHONY: docs-sql
+docs-sql: install ## Write docs/sql/ from the trend query builders (a unit test fails while it differs)
+	$(PY) -m streams.trends.bi_sql
 
 .PHONY: test-rules
 test-rules: ## Prometheus rules and config: render check, promtool check + unit tests (deploy/prometheus)

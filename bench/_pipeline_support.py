@@ -20,7 +20,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from streams.settings import consumer_groups, settings_with_env, topic_names_env  # noqa: E402
-from streams.workers import stop_processes  # noqa: E402
+from streams.workers import stop_processes, with_children  # noqa: E402
 
 CORPUS_START = datetime(2026, 1, 1, tzinfo=UTC)
 CORPUS_LANGS = (("en", 0.6), ("es", 0.4))
@@ -64,21 +64,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def with_children(pid: int) -> list[int]:
-    """A live process and its children (a worker's NLP process, streams/runtime/nlp_process.py)."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-            pids.append(int(entry.name))
-    return pids
 
 
 def vm_hwm_kib(pid: int) -> int | None:

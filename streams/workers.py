@@ -82,6 +82,21 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, timeout: float =
             proc.wait()
 
 
+def with_children(pid: int) -> list[int]:
+    """A live process and its children (a worker's NLP process, streams/runtime/nlp_process.py)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            pids.append(int(entry.name))
+    return pids
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.load_bulk import insert_statements
 from streams.settings import REPO_ROOT
 from streams.sinks.clickhouse.migrate import load_migrations
+from streams.trends import bi_sql
 from streams.trends import queries as q
 from streams.trends.access import migration_substitutions
+from streams.trends.synthetic import insert_statements
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -165,10 +166,25 @@ def test_contract_top_posts_are_distinct_and_ordered(ch):
     assert ids == [r[0] for r in truth]  # the same posts as FINAL, without reading every post of the range
 
 
-@pytest.mark.parametrize("path", sorted((REPO_ROOT / "docs" / "sql").glob("*.sql")), ids=lambda p: p.name)
-def test_contract_documented_bi_sql_runs(ch, path):
-    rows = ch.rows(path.read_text())
-    assert isinstance(rows, list)
+@pytest.mark.parametrize("minutes_earlier", [None, 37], ids=["newest-data", "replaced-by-37-minutes-earlier"])
+@pytest.mark.parametrize("doc", bi_sql.DOCUMENTED, ids=lambda d: d.file)
+def test_contract_documented_bi_sql_gives_what_its_builder_gives(ch, doc, minutes_earlier):
+    """docs/sql/ (generated from the builders, their time parameters as offsets of a reference time) returns
+    the rows of the builder's own query at that reference time: as shipped (the newest data), and with the
+    reference replaced by another time, as the files tell users to do (off the hour, so the offsets of the
+    reference and of its hour are told apart)."""
+    sql = (REPO_ROOT / "docs" / "sql" / doc.file).read_text()
+    (latest,), = ch.rows(q.render_sql(q.latest_minute(DB)))
+    at = datetime.fromtimestamp(latest + 60, UTC)
+    if minutes_earlier is not None:
+        at -= timedelta(minutes=minutes_earlier)
+        assert bi_sql.LATEST in sql
+        sql = sql.replace(bi_sql.LATEST, str(int(at.timestamp())))
+    if doc.reference == "hour":
+        at = at.replace(minute=0)
+    expected = ch.rows(_render(doc.build(at)))
+    assert expected, "the contract data should give rows for every documented query"
+    assert ch.rows(sql) == expected
 
 
 def test_contract_insert_deduplication_token_stores_a_retried_block_once(ch):

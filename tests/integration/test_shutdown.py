@@ -13,9 +13,9 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from bench._pipeline_support import with_children
 from streams.progress import pipeline_progress
 from streams.settings import consumer_groups
+from streams.workers import with_children
 from tests.support import Pipeline
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)

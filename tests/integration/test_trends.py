@@ -8,12 +8,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from bench.load_bulk import insert_statements
 from streams.settings import REPO_ROOT
 from streams.sinks.clickhouse.migrate import load_migrations
 from streams.trends import queries as q
 from streams.trends.baselines import ensure
 from streams.trends.retention import apply, plan
+from streams.trends.synthetic import insert_statements
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 COLUMNS = ("event_id, network, author_id, author_handle, text, created_at, enriched_at, language, sentiment_label, "
