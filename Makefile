@@ -48,7 +48,7 @@ clean-data: ## Stop the stack and delete its data under .local/ (installs are ke
 .PHONY: lint
 lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check schemas processors streams tests bench
-	$(VENV)/bin/mypy schemas processors
+	$(VENV)/bin/mypy schemas processors streams
 
 .PHONY: run
 run: install up ## Main job: stack up, topics + tables, workers, replay the sample, print a trend report
@@ -59,7 +59,7 @@ stop-workers: ## Stop the background workers started by `make run`
 	@[ -x $(VENV)/bin/socialpulse ] && $(VENV)/bin/socialpulse workers stop || true
 
 .PHONY: test
-test: install up ## Unit, agent and integration tests (integration uses the real local stack), and bench/'s own
+test: install up lint ## Lint (ruff + mypy), then unit, contract, integration and fault tests on the real local stack, and bench/tests
 	$(VENV)/bin/python -m pytest tests bench/tests -q
 
 .PHONY: test-unit

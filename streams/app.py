@@ -102,7 +102,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     # Started in this order and stopped in reverse: the producer and the NLP process (its models load before the
     # enrich stage joins its group) outlive the stages.
     for service in (producer, *([enricher] if isinstance(enricher, EnrichProcess) else []), *stages):
-        app.service(service)
+        app.service(service)  # type: ignore[arg-type]  # faust types it for classes; it takes instances too
     app.timer(interval=5.0)(alerts.on_idle)
     if ch.baseline_refresh_seconds > 0:
         app.timer(interval=ch.baseline_refresh_seconds, on_leader=True)(baseline_refresher(settings, clock))

@@ -269,7 +269,7 @@ def _as_raw_event(value: bytes | None, read_only: bool = False) -> RawEvent | No
         return None
     if read_only:
         try:
-            return _RAW_MIRROR.decode(value)  # type: ignore[no-any-return]  # reads as a RawEvent
+            return _RAW_MIRROR.decode(value)  # type: ignore[return-value]  # the msgspec mirror reads as a RawEvent
         except ValueError:  # refused by the mirror: pydantic's lax mode may still take it
             pass
     try:
@@ -357,7 +357,7 @@ def read_enriched(value: bytes | None) -> EnrichedEvent:
     read-only, no model methods), or, for anything the mirror refuses, decode_enriched's model or CodecError."""
     if value:
         try:
-            return _ENRICHED_MIRROR.decode(value)  # type: ignore[no-any-return]  # reads as an EnrichedEvent
+            return _ENRICHED_MIRROR.decode(value)  # type: ignore[return-value]  # the msgspec mirror reads as an EnrichedEvent
         except ValueError:  # msgspec.DecodeError (and ValidationError), UnicodeDecodeError for bad UTF-8
             pass
     return decode_enriched(value)

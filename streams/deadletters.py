@@ -42,7 +42,8 @@ class StoredDeadLetter:
 def _filters(codes: list[str] | None, ids: list[str] | None, since: datetime | None) -> tuple[str, dict[str, Any]]:
     for code in codes or []:
         ErrorCode(code)  # ValueError with the bad code for unknown ones
-    clauses, params = [], {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
     if codes:
         clauses.append("error_code IN %(codes)s")
         params["codes"] = tuple(codes)
@@ -57,9 +58,10 @@ def _filters(codes: list[str] | None, ids: list[str] | None, since: datetime | N
 
 def summary_by_code(client: Client, database: str, *, since: datetime | None = None) -> list[tuple[Any, ...]]:
     where, params = _filters(None, None, since)
-    return client.execute(
+    rows: list[tuple[Any, ...]] = client.execute(
         f"SELECT error_code, stage, count(), max(failed_at) FROM {check_identifier(database)}.dead_letters FINAL"
         f"{where} GROUP BY error_code, stage ORDER BY count() DESC", params)
+    return rows
 
 
 def fetch(client: Client, database: str, *, codes: list[str] | None = None, ids: list[str] | None = None,
@@ -90,6 +92,7 @@ def whole_original(letter: StoredDeadLetter, read_record: ReadRecord) -> tuple[b
                   letter.source_topic)
         return None
     key, value = record
+    assert value is not None  # checked above
     if hashlib.sha256(value).hexdigest() != letter.original_sha256:
         log.error("%s: the record at %s[%d]@%d is not the original (sha256 differs)", letter.dead_letter_id,
                   letter.source_topic, letter.partition, letter.offset)

@@ -116,11 +116,11 @@ def install_worker_metrics(app: Any, metrics: Metrics, *, stages: Sequence[Any] 
 
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, FAUST_METRICS_PREFIX))
 
-    @app.page("/metrics")
+    @app.page("/metrics")  # type: ignore[untyped-decorator]  # app is a faust.App, passed untyped
     async def metrics_page(self: Any, request: Any) -> Any:
         return Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.timer(interval=lag_interval)
+    @app.timer(interval=lag_interval)  # type: ignore[untyped-decorator]  # faust types timer() as bare Callable
     async def consumer_lag() -> None:
         try:
             extra: dict[tuple[str, int], int] = {}

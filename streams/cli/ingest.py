@@ -8,13 +8,17 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streams.settings import KafkaSettings
 
 BOOTSTRAP_ENV = "SOCIALPULSE_KAFKA__BOOTSTRAP_SERVERS"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def _kafka_settings():  # type: ignore[no-untyped-def]
+def _kafka_settings() -> KafkaSettings:
     from streams.settings import Settings
 
     return Settings().kafka
@@ -88,6 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         normalize=not args.as_is,
         skip_invalid=args.skip_invalid,
         progress=not args.quiet,
+        max_message_bytes=_kafka_settings().max_message_bytes,
     )
     for err in summary.errors:
         print(f"note: {err}", file=sys.stderr)
@@ -130,7 +135,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         producer = make_producer(args.bootstrap)
         try:
             summary = produce(items, producer=producer, topic=args.topic, rate=args.rate,
-                              progress=not args.quiet, total=len(items))
+                              progress=not args.quiet, total=len(items),
+                              max_message_bytes=_kafka_settings().max_message_bytes)
         finally:
             producer.close(timeout=10)
         print(f"generate -> {args.topic}: {summary.line()}")

@@ -116,7 +116,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential from `first_delay`, capped at `max_delay`, with jitter so workers do not retry in step."""
-        return min(self.max_delay, self.first_delay * 2 ** min(attempt - 1, 30)) * (0.5 + random.random() / 2)
+        growth: float = 2 ** min(attempt - 1, 30)  # int ** int is typed Any (a negative power is a float)
+        return min(self.max_delay, self.first_delay * growth) * (0.5 + random.random() / 2)
 
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -25,6 +25,8 @@ from typing import Any, Protocol
 from processors.normalizers import NormalizationError, explode
 from schemas.errors import ErrorCode
 from streams.codec import DEFAULT_LIMITS, Limits, encode_model, normalize_object
+from streams.runtime.failure_policy import RecordTooLarge
+from streams.runtime.producer import check_size
 
 _NESTED = ("author", "engagement")
 _INT_COLUMNS = frozenset({"followers", "likes", "reposts", "replies", "quotes", "schema_version"})
@@ -215,8 +217,11 @@ def produce(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     flush_timeout: float = 60.0,
+    max_message_bytes: int = 1_048_576,
 ) -> ReplaySummary:
-    """Send prepared records; counts broker acks/failures through future callbacks, flushes at the end."""
+    """Send prepared records; counts broker acks/failures through future callbacks, flushes at the end. A record
+    over `max_message_bytes` (the topic's limit, settings kafka.max_message_bytes) is not sent: it is counted as
+    failed with a clear error, and the rest goes on."""
     summary = ReplaySummary()
     pacer = _Pacer(rate, clock, sleep)
     started = clock()
@@ -243,6 +248,11 @@ def produce(
                 if skip_invalid:
                     summary.skipped += 1
                     continue
+            try:
+                check_size(topic, item.key, item.value, max_message_bytes)
+            except RecordTooLarge as exc:
+                on_err(ValueError(f"{item.event_id or 'a record'} not sent: {exc}"))
+                continue
             pacer.wait()
             try:
                 future = producer.send(topic, value=item.value, key=item.key)
@@ -275,6 +285,7 @@ def replay(
     progress: bool = True,
     producer: Producer | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_message_bytes: int = 1_048_576,
 ) -> ReplaySummary:
     """Read files, normalise what can be normalised, produce everything to `topic`."""
     paths = [Path(p) for p in paths]
@@ -284,7 +295,7 @@ def replay(
     try:
         prepared = (prepare(r, now=now(), normalize=normalize) for r in read_records(paths))
         return produce(prepared, producer=prod, topic=topic, rate=rate, skip_invalid=skip_invalid,
-                       progress=progress, total=total)
+                       progress=progress, total=total, max_message_bytes=max_message_bytes)
     finally:
         if own:
             prod.close(timeout=10)

@@ -26,7 +26,8 @@ def resolve_at(client: Client, database: str, at: str | None) -> datetime:
 
 
 def run(client: Client, query: TrendQuery) -> list[tuple[Any, ...]]:
-    return client.execute(query.sql, query.params)
+    rows: list[tuple[Any, ...]] = client.execute(query.sql, query.params)
+    return rows
 
 
 def _cell(value: Any) -> Any:

@@ -118,6 +118,15 @@ def test_generator_replay_produce_counts_and_skips(tmp_path: Path) -> None:
     assert "sent=2 failed=1" in s3.line()
 
 
+def test_generator_replay_produce_refuses_a_record_over_the_topic_limit_and_sends_the_rest() -> None:
+    items = [Prepared(b"x:1", b"v" * 100, "x:1"), Prepared(b"x:2", b"v" * 70_000, "x:2"),
+             Prepared(b"x:3", b"v", "x:3")]
+    prod = FakeProducer()
+    s = produce(items, producer=prod, topic="t", max_message_bytes=65_536)
+    assert (s.sent, s.failed) == (2, 1) and len(prod.sent) == 2
+    assert "x:2 not sent" in s.errors[-1] and "over its limit of 65,536 bytes" in s.errors[-1]
+
+
 def test_generator_replay_rate_limits_with_injected_clock() -> None:
     t = [0.0]
     slept: list[float] = []
