@@ -3,7 +3,8 @@ import asyncio
 import pytest
 from clickhouse_driver import errors as ch_errors
 
-from streams.sinks.clickhouse.writer import ClickHouseWriter, is_retriable
+from streams.runtime.failure_policy import Fault, classify
+from streams.sinks.clickhouse.writer import ClickHouseWriter
 
 
 class FakeClient:
@@ -119,5 +120,5 @@ def test_writer_bisected_halves_get_their_own_deterministic_tokens():
         (ValueError("bad value"), False),
     ],
 )
-def test_writer_classifies_errors(exc, retriable):
-    assert is_retriable(exc) is retriable
+def test_writer_errors_are_classified_by_the_failure_policy(exc, retriable):
+    assert (classify(exc) is Fault.INFRASTRUCTURE) is retriable

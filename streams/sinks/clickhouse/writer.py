@@ -1,9 +1,9 @@
 """Batched, retried ClickHouse inserts.
 
-The writer is a small protocol so agents can be tested with the in-memory implementation. Retriable
-failures (server down, timeouts, overload) are retried in place with bounded exponential backoff — the
-caller is blocked, which is the back-pressure. Anything else is a poison batch: it is bisected down to
-the rows the server rejects, which come back to the caller to dead-letter. Where the server supports it,
+The writer is a small protocol so stages can be tested with the in-memory implementation. Infrastructure
+faults (server down, timeouts, overload codes: streams/runtime/failure_policy.py) are retried in place with the
+policy's backoff — the caller is blocked, which is the back-pressure. A refused insert is bisected down to the rows
+the server rejects, which come back to the caller as values, to dead-letter. Where the server supports it,
 each block carries an insert_deduplication_token so a retry of an INSERT that may have landed is stored once.
 """
 
@@ -11,45 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from clickhouse_driver import Client
-from clickhouse_driver import errors as ch_errors
 
+from streams.runtime.failure_policy import Fault, RetryPolicy, until_done
 from streams.sinks.clickhouse.client import server_version
 
 log = logging.getLogger(__name__)
 
-# Server error codes that mean "try again later", not "this data is bad".
-RETRIABLE_CODES = frozenset({
-    159,  # TIMEOUT_EXCEEDED
-    164,  # READONLY (replica temporarily read-only)
-    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-    209,  # SOCKET_TIMEOUT
-    210,  # NETWORK_ERROR
-    241,  # MEMORY_LIMIT_EXCEEDED
-    242,  # TABLE_IS_READ_ONLY
-    252,  # TOO_MANY_PARTS
-    285,  # TOO_FEW_LIVE_REPLICAS
-    319,  # UNKNOWN_STATUS_OF_INSERT
-    425,  # SYSTEM_ERROR
-})
-
-
 # insert_deduplication_token (and the non-replicated deduplication window of migration 0010) exist from here on.
 DEDUP_TOKEN_SINCE = (22, 2)
-
-
-def is_retriable(exc: BaseException) -> bool:
-    if isinstance(exc, (ch_errors.NetworkError, ch_errors.SocketTimeoutError, socket.timeout,
-                        ConnectionError, EOFError, TimeoutError)):
-        return True
-    code = getattr(exc, "code", None)
-    return isinstance(exc, ch_errors.Error) and code in RETRIABLE_CODES
 
 
 @dataclass(frozen=True)
@@ -103,7 +77,7 @@ class ClickHouseWriter:
         self._client_factory = client_factory
         self._client: Client | None = None
         self._tokens_supported = False
-        self._max_backoff = max_backoff_seconds
+        self._policy = RetryPolicy(first_delay=min(0.2, max_backoff_seconds), max_delay=max_backoff_seconds)
         self._on_retry = on_retry
         self._sleep = sleep
 
@@ -130,21 +104,16 @@ class ClickHouseWriter:
             return left + right
 
     async def _insert_retrying(self, sql: str, rows: list[tuple[Any, ...]], token: str | None) -> None:
-        attempt = 0
-        while True:
-            try:
-                await asyncio.to_thread(self._execute, sql, rows, token)
-                return
-            except Exception as exc:
-                if not is_retriable(exc):
-                    raise
-                attempt += 1
-                self._drop_connection()
-                if self._on_retry:
-                    self._on_retry(exc, attempt)
-                delay = min(self._max_backoff, 0.2 * 2 ** min(attempt, 10)) * (0.5 + random.random() / 2)
-                log.warning("ClickHouse insert failed (%s), retry %d in %.1fs", exc, attempt, delay)
-                await self._sleep(delay)
+        """Infrastructure faults are retried for as long as it takes (streams/runtime/failure_policy.py); anything
+        else is raised at once, for the bisection to find the rows the server refuses."""
+
+        def retried(fault: Fault, exc: BaseException, attempt: int) -> None:
+            self._drop_connection()
+            if self._on_retry:
+                self._on_retry(exc, attempt)
+
+        await until_done(lambda: asyncio.to_thread(self._execute, sql, rows, token), policy=self._policy,
+                         what="ClickHouse insert", on_retry=retried, sleep=self._sleep, record_attempts=1)
 
     def _execute(self, sql: str, rows: list[tuple[Any, ...]], token: str | None) -> None:
         if self._client is None:
