@@ -147,7 +147,8 @@ def pipeline_run(corpus_file: Path, n: int, workers: int, *, enrich: bool = True
             pipe.wait_rows(prewarm, timeout=timeout)
             # every worker loads its models before joining the stage groups: wait until all have joined, or a
             # late joiner's rebalance would fall inside the measured window (not for other commands: naive agent)
-            deadline = time.monotonic() + (120 if command is None else 0)
+            worker = command is None or "streams.cli worker" in " ".join(command)  # this tree's or a baseline's
+            deadline = time.monotonic() + (120 if worker else 0)
             while (pipe.group_members() or 0) < workers and time.monotonic() < deadline:
                 time.sleep(0.5)
             time.sleep(1.0)  # let the last warm-up batch finish (acks, commit) before the clock starts
@@ -276,6 +277,10 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
         for v, (env, count) in variants.items():  # other settings, next to the defaults in the same rep
             steps.append((f"variant {v}", lambda env=env, v=v, count=count: pipeline_run(
                 corpus_file, n, count, label=f"pipeline x{count} {v}", env=env, prewarm=args.prewarm)))
+        if args.baseline_tree:  # an older checkout's worker, 1 of them, in the same rep
+            steps.append(("baseline", lambda: pipeline_run(
+                corpus_file, n, 1, label=f"pipeline x1 baseline {args.baseline_tree}",
+                command=baseline_worker_command(args.baseline_tree), prewarm=args.prewarm)))
         if args.naive_events:
             steps.insert(2, ("naive", lambda: pipeline_run(
                 corpus_file, args.naive_events, 1, label="naive agent",
@@ -311,6 +316,13 @@ def exp_enrich(args: argparse.Namespace, corpus: Corpus, corpus_file: Path) -> d
             "cpu_us_per_event": med([r[f"variant {v}"].get("cpu_us_per_event") or float("nan") for r in reps]),
             "stack_cpu_us_per_event": med([r[f"variant {v}"].get("stack_cpu_us_per_event") or float("nan")
                                            for r in reps])}
+    if args.baseline_tree and 1 in args.workers:
+        ratios = [r["baseline"]["steady_rate"] / r["nlp1"]["rate"] for r in reps]
+        summary["baseline"] = {"tree": args.baseline_tree, "pipeline_steady": med([r["baseline"]["steady_rate"]
+                                                                                   for r in reps]),
+                               "ratios_vs_nlp1": ratios, "ratio_median": med(ratios),
+                               "cpu_us_per_event": med([r["baseline"].get("cpu_us_per_event") or float("nan")
+                                                        for r in reps])}
     if args.naive_events and 1 in args.workers:
         naive = [r["naive"]["steady_rate"] for r in reps]
         ratios = [r["pipe1"]["steady_rate"] / r["naive"]["steady_rate"] for r in reps]
@@ -390,7 +402,9 @@ def exp_passthrough(args: argparse.Namespace, corpus: Corpus, corpus_file: Path)
             variants[name], commands[name], workers[name] = {}, None, count
     if args.baseline_tree:
         name = f"baseline {args.baseline_tree}"
-        variants[name], commands[name], workers[name] = {}, baseline_worker_command(args.baseline_tree), 1
+        # with as many workers as the most this tree runs, so the pass-through goal (2 workers) compares side by side
+        variants[name], commands[name], workers[name] = ({}, baseline_worker_command(args.baseline_tree),
+                                                         max(args.pt_workers))
     reps: list[dict[str, Any]] = []
     for rep in range(args.runs):
         log(f"pass-through rep {rep + 1}/{args.runs}")
@@ -424,8 +438,8 @@ def baseline_worker_command(tree: str) -> list[str]:
     """The worker of another checkout (e.g. `git worktree add /tmp/base <rev>`), run with this venv: `-m` puts the
     working directory first on sys.path, so that tree's streams/ and processors/ are imported."""
     root = Path(tree).resolve()
-    if not (root / "streams" / "cli.py").exists():
-        raise SystemExit(f"--baseline-tree {tree}: no streams/cli.py there")
+    if not ((root / "streams" / "cli.py").exists() or (root / "streams" / "cli" / "__init__.py").exists()):
+        raise SystemExit(f"--baseline-tree {tree}: no streams/cli there")
     return ["bash", "-c", f'cd "{root}" && exec "{sys.executable}" -m streams.cli worker --loglevel warning']
 
 
@@ -434,9 +448,10 @@ async def paced_send(pipe: BenchPipeline, corpus: Corpus, first: int, total: int
     """Send corpus[first:first+total] at `rate` events/s, stamping each with the time it was handed to the
     producer; returns the rate achieved. The pipeline's own batch producer: kafka-python's send() took ~0.8 of a
     core at 6k events/s, more than the pass-through worker it measured, on a 2-core machine."""
-    from streams.runtime.batch_consumer import BatchProducer, acknowledged
+    from streams.runtime.producer import BatchProducer, acknowledged
 
-    producer = BatchProducer(pipe.settings.kafka, client_id="sp-bench-latency")
+    producer = BatchProducer(pipe.settings.kafka, client_id="sp-bench-latency",
+                             max_message_bytes=pipe.settings.kafka.max_message_bytes)
     await producer.start()
     try:
         topic, pending, done = pipe.settings.kafka.raw_topic, [], 0
@@ -459,12 +474,13 @@ async def paced_send(pipe: BenchPipeline, corpus: Corpus, first: int, total: int
 
 
 def latency_run(corpus: Corpus, corpus_file: Path, *, enrich: bool, rate: float, seconds: float,
-                warm: int = 200, env: dict[str, str] | None = None) -> dict[str, Any]:
+                warm: int = 200, env: dict[str, str] | None = None, command: list[str] | None = None
+                ) -> dict[str, Any]:
     pipe = BenchPipeline(partitions=4, extra_env=env or {})
     try:
         pipe.setup()
         kcat_produce(pipe, corpus_file, warm)
-        worker = pipe.start_worker(enrich=enrich)
+        worker = pipe.start_worker(enrich=enrich, command=command)
         pipe.wait_rows(warm, timeout=300)
         total = int(rate * seconds)
         if warm + total > len(corpus):
@@ -547,19 +563,25 @@ def exp_latency(args: argparse.Namespace, corpus: Corpus, corpus_file: Path,
     pt_max = (measured.get("passthrough", {}).get("summary", {}).get("variants", {}).get("default", {})
               .get("steady")) or args.passthrough_max_rate
     out: dict[str, Any] = {"enrich_max_rate_used": enrich_max, "passthrough_max_rate_used": pt_max, "runs": []}
+    trees: list[str | None] = [None, args.baseline_tree] if args.baseline_tree else [None]
     for rep in range(args.latency_runs):
         log(f"latency rep {rep + 1}/{args.latency_runs}")
-        if args.latency_enrich:
-            out["runs"].append(latency_run(corpus, corpus_file, enrich=True, rate=enrich_max * args.latency_fraction,
-                                           seconds=args.latency_seconds, env=args.latency_env))
-        if args.latency_passthrough:
-            out["runs"].append(latency_run(corpus, corpus_file, enrich=False, seconds=args.latency_seconds,
-                                           rate=min(pt_max * args.latency_fraction, args.latency_max_rate),
-                                           env=args.latency_env))
-    for mode in (True, False):
-        runs = [r for r in out["runs"] if r["enrich"] is mode]
+        for tree in trees if rep % 2 == 0 else trees[::-1]:  # this tree and the baseline alternate, same rates
+            command = baseline_worker_command(tree) if tree else None
+            if args.latency_enrich:
+                out["runs"].append(latency_run(
+                    corpus, corpus_file, enrich=True, rate=enrich_max * args.latency_fraction,
+                    seconds=args.latency_seconds, env=args.latency_env, command=command) | {"tree": tree})
+            if args.latency_passthrough:
+                out["runs"].append(latency_run(
+                    corpus, corpus_file, enrich=False, seconds=args.latency_seconds,
+                    rate=min(pt_max * args.latency_fraction, args.latency_max_rate), env=args.latency_env,
+                    command=command) | {"tree": tree})
+    for mode, tree in ((m, t) for m in (True, False) for t in trees):
+        runs = [r for r in out["runs"] if r["enrich"] is mode and r["tree"] == tree]
         if runs:
-            out["enrich" if mode else "passthrough"] = {k: med([r[k] for r in runs]) for k in (
+            key = ("enrich" if mode else "passthrough") + (" baseline" if tree else "")
+            out[key] = {k: med([r[k] for r in runs]) for k in (
                 "p50_s", "p99_s", "max_s", "target_rate", "achieved_send_rate", "p50_first_quarter_s",
                 "p50_last_quarter_s")} | {
                 "vm_hwm_mib": med([r["vm_hwm_kib"] / 1024 for r in runs if r["vm_hwm_kib"]]), "runs": len(runs)}
@@ -710,8 +732,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pt-workers", type=lambda s: [int(x) for x in s.split(",")], default=[1],
                     help="passthrough: also run the defaults with these worker counts (e.g. 1,2)")
     ap.add_argument("--baseline-tree", default=None, metavar="PATH",
-                    help="passthrough: also run the worker of this checkout (a git worktree of an older commit) in "
-                         "every rep, side by side with this one")
+                    help="also run the worker of this checkout (a git worktree of an older commit) in every rep, "
+                         "side by side with this one: enrich (1 worker), passthrough (max --pt-workers) and latency")
     ap.add_argument("--no-kafka-engine", dest="kafka_engine", action="store_false",
                     help="skip the ClickHouse Kafka table engine comparison")
     ap.add_argument("--latency-runs", type=int, default=2, help="latency repetitions (default 2)")
