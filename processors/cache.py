@@ -3,7 +3,7 @@
 The key is the post's normalised body (``processors.normalize_text.body_of``: no "RT @user:" prefix,
 no surrounding whitespace) plus the normalised language hint, since the hint can decide the language.
 Cached entity offsets are relative to the body; the enricher shifts them for each post. Not
-thread-safe: one cache per worker (Faust agents run on one event loop).
+thread-safe: one cache per NLP process, which works on one batch at a time.
 """
 
 from __future__ import annotations

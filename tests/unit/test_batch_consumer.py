@@ -68,7 +68,7 @@ async def run_until(s: BatchConsumer, done: Any, timeout: float = 5.0) -> None:
     await asyncio.wait_for(task, timeout)
 
 
-def test_kafka_io_batches_hold_at_most_size_records_and_commit_next_offsets_per_partition():
+def test_batch_consumer_batches_hold_at_most_size_records_and_commit_next_offsets_per_partition():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 3), TP1: recs(TP1, 10, 3)}])
     seen: list[list[int]] = []
 
@@ -80,7 +80,7 @@ def test_kafka_io_batches_hold_at_most_size_records_and_commit_next_offsets_per_
     assert consumer.commits == [{TP0: 3, TP1: 13}]
 
 
-def test_kafka_io_next_batch_is_handled_while_the_previous_settles_and_commits_stay_in_order():
+def test_batch_consumer_next_batch_is_handled_while_the_previous_settles_and_commits_stay_in_order():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 4)}, {TP0: recs(TP0, 4, 4)}])
     events: list[str] = []
     gates: list[asyncio.Event] = []
@@ -117,7 +117,7 @@ def test_kafka_io_next_batch_is_handled_while_the_previous_settles_and_commits_s
     assert events == ["handled 0", "handled 4", "durable 0", "durable 4"]
 
 
-def test_kafka_io_a_rebalance_waits_for_the_batch_in_flight_and_its_commit():
+def test_batch_consumer_a_rebalance_waits_for_the_batch_in_flight_and_its_commit():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2), TP1: recs(TP1, 0, 2)}])
 
     async def scenario() -> None:
@@ -138,7 +138,7 @@ def test_kafka_io_a_rebalance_waits_for_the_batch_in_flight_and_its_commit():
     asyncio.run(scenario())
 
 
-def test_kafka_io_stop_waits_for_the_batch_in_flight_then_commits_it():
+def test_batch_consumer_stop_waits_for_the_batch_in_flight_then_commits_it():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 4)}])
 
     async def scenario() -> None:
@@ -157,7 +157,7 @@ def test_kafka_io_stop_waits_for_the_batch_in_flight_then_commits_it():
     asyncio.run(scenario())
 
 
-def test_kafka_io_offsets_of_partitions_no_longer_owned_are_not_committed():
+def test_batch_consumer_offsets_of_partitions_no_longer_owned_are_not_committed():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2), TP1: recs(TP1, 0, 2)}])
 
     async def handle(batch: list[Rec]) -> None:
@@ -182,7 +182,7 @@ class RebalancingConsumer(ScriptedConsumer):
         return await super().getmany(timeout_ms=timeout_ms, max_records=max_records)
 
 
-def test_kafka_io_a_rebalance_does_not_wait_on_a_fetch_that_waits_on_the_rebalance():
+def test_batch_consumer_a_rebalance_does_not_wait_on_a_fetch_that_waits_on_the_rebalance():
     consumer = RebalancingConsumer([{TP0: recs(TP0, 0, 4)}])
     handled: list[int] = []
 
@@ -210,7 +210,7 @@ def test_kafka_io_a_rebalance_does_not_wait_on_a_fetch_that_waits_on_the_rebalan
     assert consumer.commits == [{TP0: 4}, {TP0: 6}]
 
 
-def test_kafka_io_records_fetched_before_a_revocation_are_dropped_not_handled():
+def test_batch_consumer_records_fetched_before_a_revocation_are_dropped_not_handled():
     consumer = ScriptedConsumer([{TP0: recs(TP0, 0, 2)}])
     handled: list[list[int]] = []
 
@@ -244,7 +244,7 @@ def test_kafka_io_records_fetched_before_a_revocation_are_dropped_not_handled():
 StampedRec = namedtuple("StampedRec", "topic partition offset key value timestamp")
 
 
-def test_kafka_io_the_window_counts_from_when_the_oldest_record_was_written():
+def test_batch_consumer_the_window_counts_from_when_the_oldest_record_was_written():
     def stamped(start: int, n: int, age: float) -> list[StampedRec]:
         written = int((time.time() - age) * 1000)
         return [StampedRec("raw", 0, o, None, b"x", written) for o in range(start, start + n)]
@@ -298,7 +298,7 @@ class _FakeAioProducer:
         return future
 
 
-def test_kafka_io_producer_batches_go_to_kafkas_default_partition_in_order_and_split_when_full():
+def test_producer_batches_go_to_kafkas_default_partition_in_order_and_split_when_full():
     from streams.runtime.partitioner import default_partitioner
     from streams.runtime.producer import BatchProducer
 
