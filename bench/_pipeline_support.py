@@ -294,8 +294,11 @@ class BenchPipeline:
             admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers,
                                      client_id="sp-bench-admin")
             try:
-                # the fewest members over the pipeline's groups (each worker joins them one after the other)
-                groups = sorted(set(consumer_groups(self.settings).values()))
+                # the fewest members over the hot stages' groups (each worker joins them one after the other; an
+                # older checkout's worker, --baseline-tree, may not have the others)
+                kafka = self.settings.kafka
+                stage_groups = consumer_groups(self.settings)
+                groups = sorted({stage_groups[kafka.raw_topic], stage_groups[kafka.enriched_topic]})
                 described = admin.describe_groups(groups)
                 return min(len(described[g]["members"]) if described[g]["group_state"] == "Stable" else 0
                            for g in groups)

@@ -18,6 +18,7 @@ absorbed downstream by deduplication on event_id (docs/DESIGN.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import socket
@@ -162,20 +163,22 @@ async def isolating(
     """Run `step` over all `records`: the whole batch first (`until_done`); a batch that keeps failing for its
     records is split until each failing record stands alone, and `isolate(record, exc)` is awaited for it."""
 
-    async def run(part: Sequence[T], attempts: int) -> None:
+    # A list of parts to do, not a recursive closure: a closure that refers to itself is a reference cycle, and each
+    # batch's would keep what its step holds (a sink batch: ~10k events) alive until the cyclic GC, which a worker
+    # runs rarely (streams/runtime/process_tuning.py): +110 MiB RSS and +25 % CPU per event in pass-through.
+    todo: list[tuple[Sequence[T], int]] = [(records, policy.record_attempts)] if records else []
+    while todo:
+        part, attempts = todo.pop()
         try:
-            await until_done(lambda: step(part), policy=policy, what=f"{what} ({len(part)} records)",
-                             on_retry=on_retry, sleep=sleep, record_attempts=attempts)
+            await until_done(functools.partial(step, part), policy=policy,
+                             what=f"{what} ({len(part)} records)", on_retry=on_retry, sleep=sleep,
+                             record_attempts=attempts)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a RECORD fault, `attempts` times
             if len(part) == 1:
                 log.error("%s: record isolated after %d attempts: %s", what, attempts, describe(exc))
                 await isolate(part[0], exc)
-                return
+                continue
             mid = len(part) // 2
-            await run(part[:mid], 1)
-            await run(part[mid:], 1)
-
-    if records:
-        await run(records, policy.record_attempts)
+            todo += [(part[mid:], 1), (part[:mid], 1)]  # the first half next: records keep their order

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -224,3 +225,28 @@ def test_clickhouse_sink_stage_isolates_a_record_whose_row_cannot_be_built_and_s
     assert [(d.offset, d.error_code, d.stage) for d in letters] == [(4, ErrorCode.PROCESSING_FAILED, "sink")]
     assert metrics.registry.get_sample_value("socialpulse_dead_letters_total",
                                              {"code": "processing_failed", "stage": "sink"}) == 1
+
+
+def test_failure_policy_isolating_leaves_no_reference_cycle_behind() -> None:
+    """A cycle per batch keeps what the step holds (a sink batch's events) alive until the cyclic GC, which a
+    worker runs rarely: RSS and GC time grow with it."""
+
+    async def step(part: list[int]) -> None:
+        return None
+
+    async def isolate(record: int, exc: BaseException) -> None:
+        return None
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(isolating([0], step, isolate=isolate, policy=POLICY, what="t"))
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                loop.run_until_complete(isolating(list(range(8)), step, isolate=isolate, policy=POLICY, what="t"))
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+    finally:
+        loop.close()
