@@ -100,13 +100,15 @@ def whole_original(letter: StoredDeadLetter, read_record: ReadRecord) -> tuple[b
     return key, value
 
 
-def redrive(letters: list[StoredDeadLetter], *, producer: Any, topic: str, read_record: ReadRecord) -> int:
-    """Re-submit the whole original bytes (and key) to `topic`; returns how many the broker acknowledged."""
+def redrive(letters: list[StoredDeadLetter], *, producer: Any, read_record: ReadRecord) -> int:
+    """Re-submit each letter's whole original bytes (and key) to the topic it failed on — the raw topic for what
+    the enrich stage refused, the enriched topic for rows ClickHouse refused — so it meets the stage that failed
+    on it again; returns how many the broker acknowledged."""
     futures = []
     for letter in letters:
         original = whole_original(letter, read_record)
         if original is not None:
-            futures.append(producer.send(topic, key=original[0], value=original[1]))
+            futures.append(producer.send(letter.source_topic, key=original[0], value=original[1]))
     producer.flush(timeout=60)
     return sum(1 for f in futures if f.succeeded())
 

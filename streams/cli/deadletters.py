@@ -22,9 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=cmd_deadletters)
 
     p = subparsers.add_parser(
-        "redrive", help="Re-submit dead letters' original bytes to the raw topic (after a fix)",
-        description="Produces each selected dead letter's original bytes and key to the raw topic again (a large "
-                    "original, of which the dead letter kept a prefix, is read back from its source topic). "
+        "redrive", help="Re-submit dead letters' original bytes to the topics they failed on (after a fix)",
+        description="Produces each selected dead letter's original bytes and key again to the topic it failed on "
+                    "(a large original, of which the dead letter kept a prefix, is read back from that topic). "
                     "Events are deduplicated by event_id downstream, so redriving twice is harmless. "
                     "Select by --code and/or --id; --dry-run shows what would be sent.")
     p.add_argument("--code", action="append", help="error code to redrive (repeatable)")
@@ -85,10 +85,10 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     producer = make_producer(settings.kafka.bootstrap_servers)
     read_record, close_reader = deadletters.record_reader(settings.kafka.bootstrap_servers)
     try:
-        sent = deadletters.redrive(letters, producer=producer, topic=settings.kafka.raw_topic,
-                                   read_record=read_record)
+        sent = deadletters.redrive(letters, producer=producer, read_record=read_record)
     finally:
         producer.close(timeout=10)
         close_reader()
-    print(f"redriven {sent}/{len(letters)} to {settings.kafka.raw_topic}")
+    topics = ", ".join(sorted({letter.source_topic for letter in letters}))
+    print(f"redriven {sent}/{len(letters)} to the topics they failed on ({topics})")
     return 0 if sent == len(letters) else 1

@@ -93,7 +93,7 @@ def test_deadletters_10k_events_with_10_percent_poison_lose_nothing(pipeline: Pi
     too_long = {json.loads(letter.original)["event_id"] for letter in chosen}
     producer = make_producer(kafka.bootstrap_servers)
     read_record, close_reader = deadletters.record_reader(kafka.bootstrap_servers)
-    assert deadletters.redrive(chosen, producer=producer, topic=kafka.raw_topic, read_record=read_record) == len(chosen)
+    assert deadletters.redrive(chosen, producer=producer, read_record=read_record) == len(chosen)
     close_reader()
     producer.close()
     expected = len(good_ids | too_long)

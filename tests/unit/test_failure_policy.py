@@ -15,7 +15,6 @@ from clickhouse_driver import errors as ch_errors
 from schemas import ErrorCode
 from schemas.deadletter import ORIGINAL_MAX_BYTES
 from streams import codec
-from streams.deadletters import StoredDeadLetter, whole_original
 from streams.metrics import Metrics
 from streams.runtime.failure_policy import (
     Fault,
@@ -137,17 +136,6 @@ def test_codec_dead_letter_of_a_record_near_the_broker_limit_stays_small_and_nam
     small = codec.make_dead_letter(b"{}", topic="t", partition=0, offset=0, key=None, code=ErrorCode.UNKNOWN_SHAPE,
                                    message="m", stage="validate", now=NOW)
     assert not small.truncated and small.original == b"{}"
-
-
-def test_deadletters_redrive_reads_a_truncated_original_back_from_its_topic_and_checks_it() -> None:
-    value = b"y" * (ORIGINAL_MAX_BYTES + 10)
-    letter = StoredDeadLetter("social.raw.v1:1:5", "text_too_long", "validate", "m", "", NOW, b"key",
-                              value[:ORIGINAL_MAX_BYTES], "social.raw.v1", 1, 5, len(value),
-                              hashlib.sha256(value).hexdigest())
-    assert whole_original(letter, lambda t, p, o: (b"key", value) if (t, p, o) == ("social.raw.v1", 1, 5)
-                          else None) == (b"key", value)
-    assert whole_original(letter, lambda t, p, o: (b"key", b"other bytes")) is None  # not the original
-    assert whole_original(letter, lambda t, p, o: None) is None  # no longer retained
 
 
 class FakeProducer:
