@@ -388,6 +388,10 @@ class Generator:
         elif post.kind == "reply":
             parent: _Post = post.native["parent"]
             status.update(in_reply_to_id=parent.native["id"], in_reply_to_account_id=parent.author.id)
+            if parent.author.id != a.id:  # Mastodon mentions the parent's author in a reply (not oneself)
+                pa = parent.author
+                status["mentions"] = [{"id": pa.id, "username": pa.handle, "acct": pa.handle,
+                                       "url": f"https://{pa.instance}/@{pa.handle}"}]
         return status
 
     def _render_bluesky(self, post: _Post) -> dict[str, Any]:
