@@ -1,5 +1,10 @@
 """Reddit things: comment (`t1`) and submission (`t3`) as returned in listings: `{kind, data}`.
 
+Every other thing Reddit documents (https://www.reddit.com/dev/api#fullnames and the `more` and `Listing`
+kinds of https://github.com/reddit-archive/reddit/wiki/JSON) is recognised as Reddit too: an account (`t2`),
+message (`t4`), subreddit (`t5`), award (`t6`) or `more` stub is a valid payload that is not a post, and gets
+`unsupported_event` naming its kind; a `Listing` is a page that `explode()` splits before normalising.
+
 `native_id` is the fullname (`t1_abc`, `t3_xyz`), unique across types, so `reply_to_id` (`parent_id`)
 and `thread_id` (`link_id`) join directly. Reddit scores can be negative: `likes` is max(score, 0).
 """
@@ -28,8 +33,21 @@ from schemas.events import Author, Engagement, EventKind, Network, RawEvent, mak
 REDDIT = "https://www.reddit.com"
 
 
+# Kinds of the things Reddit's API returns, by the type prefix of their fullnames, plus the two structural kinds.
+THING_KINDS: dict[str, str] = {
+    "t1": "comment",
+    "t2": "account",
+    "t3": "link (submission)",
+    "t4": "message",
+    "t5": "subreddit",
+    "t6": "award",
+    "more": "'more' stub (ids of comments not loaded)",
+    "Listing": "listing (a page of things)",
+}
+
+
 def looks_like_reddit(obj: Mapping[str, Any]) -> bool:
-    return obj.get("kind") in ("t1", "t3", "Listing") and isinstance(obj.get("data"), Mapping)
+    return obj.get("kind") in THING_KINDS and isinstance(obj.get("data"), Mapping)
 
 
 def _author(data: Mapping[str, Any]) -> Author:
@@ -40,9 +58,12 @@ def _author(data: Mapping[str, Any]) -> Author:
 def normalize_reddit(obj: Mapping[str, Any], *, now: datetime) -> RawEvent:
     kind = req_str(obj, "kind")
     data = req_obj(obj, "data")
+    if kind == "Listing":
+        raise NormalizationError(ErrorCode.UNKNOWN_SHAPE, "a Reddit Listing is a page: explode() it into its things")
     if kind not in ("t1", "t3"):
+        what = THING_KINDS.get(kind, "thing")
         raise NormalizationError(
-            ErrorCode.UNKNOWN_SHAPE, f"Reddit {kind!r} is not a comment or submission; explode() listings"
+            ErrorCode.UNSUPPORTED_EVENT, f"Reddit {kind!r} ({what}) is not a post or comment", field="kind"
         )
     native_id = opt_str(data, "name") or f"{kind}_{req_id(data, 'id')}"
     permalink = opt_str(data, "permalink")

@@ -2,9 +2,10 @@
 
 Nothing is lost: a line that normalises becomes an encoded RawEvent keyed by its event_id; a line
 that does not is produced as-is (original bytes, no key) so the worker dead-letters it with a reason
-(`skip_invalid=True` drops and counts such lines instead). Multi-item payloads (X pages, Reddit
-listings, YouTube list responses) are split into one record per post. Functions take explicit
-arguments; nothing here reads the environment.
+(`skip_invalid=True` drops and counts such lines instead). Pages (X pages, Reddit listings, YouTube
+list responses) are split into one record per item, whatever their number: a page of one item is sent
+as that item (a Reddit `/api/info?id=` lookup), a page of none sends nothing and is counted
+(`empty_pages`). Functions take explicit arguments; nothing here reads the environment.
 
 CSV: either a `payload` (or `json`) column holding one JSON object per row, or flat RawEvent columns
 (`event_id, network, native_id, kind, text, created_at, ...` with `author.id`/`author_id` style
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from processors.normalizers import NormalizationError, explode
 from schemas.errors import ErrorCode
@@ -40,11 +41,12 @@ class Producer(Protocol):
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One post read from a file. `obj` is None when the line is not a JSON object."""
+    """One post read from a file. `obj` is None when the line is not JSON."""
 
-    origin: str  # "path:line"
+    origin: str  # "path:line", or "path:line#i" for the i-th item of a page
     raw: bytes  # the original line (or the item's compact JSON when a payload was split)
     obj: object | None
+    empty_page: bool = False  # a page (listing, list response) with no items: nothing to send
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Prepared:
     value: bytes
     event_id: str | None  # None: not normalised; produced as-is for the worker to dead-letter
     error: str | None = None
+    empty_page: bool = False  # not sent, counted
 
 
 @dataclass
@@ -61,6 +64,7 @@ class ReplaySummary:
     failed: int = 0  # the broker did not acknowledge
     unparsed: int = 0  # produced as-is (worker will dead-letter) or skipped with skip_invalid
     skipped: int = 0
+    empty_pages: int = 0  # pages with no items: nothing to send
     elapsed: float = 0.0
     errors: list[str] = field(default_factory=list)  # first few delivery/parse errors
 
@@ -70,7 +74,7 @@ class ReplaySummary:
 
     def line(self) -> str:
         return (f"sent={self.sent} failed={self.failed} unparsed={self.unparsed} skipped={self.skipped} "
-                f"elapsed={self.elapsed:.2f}s rate={self.rate:.0f} events/s")
+                f"empty_pages={self.empty_pages} elapsed={self.elapsed:.2f}s rate={self.rate:.0f} events/s")
 
 
 # ---------------------------------------------------------------------- reading
@@ -85,21 +89,33 @@ def _parse_line(raw: bytes) -> object | None:
 
 
 def _items(origin: str, raw: bytes, obj: object | None) -> Iterator[SourceRecord]:
+    """The record a line holds: itself, or, when it is a page, each of its items (none for an empty page).
+
+    explode() gives a payload that is not a page back unchanged (an equal object): that record keeps its original
+    bytes. Anything else is a page, whose items are sent one by one however many there are."""
     parts = explode(obj) if obj is not None else [obj]
-    if len(parts) == 1:
+    if len(parts) == 1 and parts[0] == obj:
         yield SourceRecord(origin, raw, obj)
+        return
+    if not parts:
+        yield SourceRecord(origin, raw, obj, empty_page=True)
         return
     for i, part in enumerate(parts):
         yield SourceRecord(f"{origin}#{i}", json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode(), part)
 
 
+def read_jsonl_stream(stream: IO[bytes], name: str) -> Iterator[SourceRecord]:
+    """Records from an open binary stream of JSON lines (a file, stdin); `name` starts each origin."""
+    for lineno, line in enumerate(stream, start=1):
+        raw = line.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        yield from _items(f"{name}:{lineno}", raw, _parse_line(raw))
+
+
 def read_jsonl(path: Path) -> Iterator[SourceRecord]:
     with path.open("rb") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            yield from _items(f"{path}:{lineno}", raw, _parse_line(raw))
+        yield from read_jsonl_stream(fh, str(path))
 
 
 def _unflatten(row: dict[str, str]) -> dict[str, Any]:
@@ -124,20 +140,25 @@ def _unflatten(row: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def read_csv_stream(stream: IO[str], name: str) -> Iterator[SourceRecord]:
+    """Records from an open text stream of CSV (opened with newline="" and errors="surrogateescape")."""
+    reader = csv.DictReader(stream)
+    fields = set(reader.fieldnames or ())
+    payload_col = "payload" if "payload" in fields else "json" if "json" in fields else None
+    for rowno, row in enumerate(reader, start=2):
+        origin = f"{name}:{rowno}"
+        if payload_col is not None:
+            cell = row.get(payload_col) or ""
+            raw = cell.encode("utf-8", "surrogateescape")
+            yield from _items(origin, raw, _parse_line(raw))
+        else:
+            obj = _unflatten(row)
+            yield SourceRecord(origin, json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace"), obj)
+
+
 def read_csv(path: Path) -> Iterator[SourceRecord]:
     with path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        reader = csv.DictReader(fh)
-        fields = set(reader.fieldnames or ())
-        payload_col = "payload" if "payload" in fields else "json" if "json" in fields else None
-        for rowno, row in enumerate(reader, start=2):
-            origin = f"{path}:{rowno}"
-            if payload_col is not None:
-                cell = row.get(payload_col) or ""
-                raw = cell.encode("utf-8", "surrogateescape")
-                yield from _items(origin, raw, _parse_line(raw))
-            else:
-                obj = _unflatten(row)
-                yield SourceRecord(origin, json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace"), obj)
+        yield from read_csv_stream(fh, str(path))
 
 
 def read_records(paths: Iterable[Path | str]) -> Iterator[SourceRecord]:
@@ -154,7 +175,10 @@ def prepare(
     record: SourceRecord, *, now: datetime, normalize: bool = True, limits: Limits = DEFAULT_LIMITS
 ) -> Prepared:
     """Key/value for Kafka: the encoded RawEvent when the record normalises and passes the codec's
-    limits, else the original bytes (so the worker's dead letter keeps exactly what was in the file)."""
+    limits, else the original bytes (so the worker's dead letter keeps exactly what was in the file).
+    An empty page is marked so that produce() counts it and sends nothing."""
+    if record.empty_page:
+        return Prepared(None, record.raw, None, empty_page=True)
     if normalize and record.obj is not None:
         try:
             if not isinstance(record.obj, dict):
@@ -241,6 +265,9 @@ def produce(
         bar = tqdm(total=total, unit="ev", desc=f"-> {topic}", dynamic_ncols=True)
     try:
         for item in items:
+            if item.empty_page:
+                summary.empty_pages += 1
+                continue
             if item.event_id is None:
                 summary.unparsed += 1
                 if item.error and len(summary.errors) < 10:
