@@ -5,9 +5,7 @@ cited in each file's leading `//` comment."""
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +14,10 @@ from processors.normalizers import NormalizationError, detect_and_normalize, det
 from processors.normalizers.bluesky import expand_links, is_shortened
 from processors.social import find_urls
 from schemas import ErrorCode, EventKind, Network
+from tests.unit.fixture_files import load_jsonc
 
-FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LINK = "app.bsky.richtext.facet#link"
-
-
-def load_jsonc(relative: str) -> Any:
-    """A fixture: JSON after leading `//` comment lines (where the source is cited)."""
-    lines = (FIXTURES / relative).read_text(encoding="utf-8").splitlines()
-    return json.loads("\n".join(line for line in lines if not line.lstrip().startswith("//")))
 
 
 def link_facet(text: str, label: str, uri: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,16 +16,14 @@ from processors.normalizers.mastodon import parent_uri
 from schemas import ErrorCode, EventKind, Network, RawEvent
 from schemas.deadletter import DeadLetter
 from streams.codec import decode_raw
+from tests.unit.fixture_files import load_jsonc
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mastodon"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PARENT_URI = "http://localhost:3000/users/mastodonpy_test/statuses/109440142472665266"
 
 
 def load(name: str) -> dict[str, Any]:
-    """A fixture: leading `//` lines are its source citation, the rest is the JSON payload."""
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    return json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
+    return load_jsonc(f"mastodon/{name}")  # type: ignore[no-any-return]
 
 
 def norm(obj: object) -> RawEvent:

@@ -1,7 +1,7 @@
 """X normalizer (issue 18): retweets keep the original's full text, long posts use note_tweet, and valid
 non-post payloads (compliance events, error-only responses) get `unsupported_event`.
 
-Fixtures in tests/unit/fixtures/x/ come from X's documentation; each names its source in a top-level "//" key,
+Fixtures in tests/unit/fixtures/x/ come from X's documentation; each names its source in its leading `//` lines,
 which `load` drops so the payload under test is the documented one.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from processors.normalize_text import body_of
 from processors.normalizers import NormalizationError, detect_and_normalize, detect_network, explode
 from schemas import DeadLetter, ErrorCode, EventKind, Network, RawEvent
 from streams.codec import decode_raw
+from tests.unit.fixture_files import load_jsonc
 
-FIXTURES = Path(__file__).parent / "fixtures" / "x"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 ORIGINAL_TEXT = (
@@ -33,9 +32,7 @@ RT_API_TEXT = (
 
 
 def load(name: str) -> dict[str, Any]:
-    obj = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-    obj.pop("//", None)
-    return obj
+    return load_jsonc(f"x/{name}c")  # type: ignore[no-any-return]
 
 
 def norm(obj: object) -> RawEvent:

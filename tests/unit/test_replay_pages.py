@@ -15,8 +15,9 @@ import pytest
 from schemas import RawEvent
 from streams.codec import decode_raw
 from streams.sources.replay import prepare, produce, read_jsonl_stream, read_records
+from tests.unit.fixture_files import load_jsonc
 from tests.unit.test_generator_replay import FakeProducer
-from tests.unit.test_normalizer_bluesky_reddit import NOW, load_jsonc
+from tests.unit.test_normalizer_bluesky_reddit import NOW
 
 NETWORKS = Path(__file__).parent / "fixtures" / "networks"
 
