@@ -13,7 +13,8 @@ from schemas import RawEvent
 from streams.cli import build_parser, main
 from streams.cli.validate import read_sources, validate_records
 from streams.codec import Limits
-from tests.unit.test_normalizer_bluesky_reddit import NOW, load_jsonc
+from tests.unit.fixture_files import load_jsonc
+from tests.unit.test_normalizer_bluesky_reddit import NOW
 
 NETWORKS = Path(__file__).parent / "fixtures" / "networks"
 
