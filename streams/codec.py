@@ -11,8 +11,10 @@ Error codes decode_raw produces (stage in brackets):
   not_an_object [decode]        JSON, but not an object (array, string, number, ...)
   unknown_shape [validate]      an object that is neither a RawEvent nor a known network payload
   unknown_network [validate]    a RawEvent-like object whose `network` we do not support
-  unsupported_event [validate]  a network payload that is not a new post (Jetstream delete, like, ...; Reddit message,
-                                subreddit, account, award, `more` stub)
+  unsupported_event [validate]  a valid network payload that is not a post: Jetstream delete, like, ...; Mastodon
+                                streaming delete/filters/announcement frames, notifications other than
+                                mention/status/update, conversations, direct messages; X compliance events
+                                and error-only responses; Reddit message, subreddit, account, award, `more`
   missing_field [validate]      a required field is absent or null
   wrong_type [validate]         a field has the wrong JSON type
   invalid_value [validate]      right type, bad value (unparseable timestamp, bad event_id, ...)
