@@ -112,8 +112,16 @@ running_pid() {
     pid="$(cat "$pf" 2>/dev/null || true)"
     if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && [[ "$(cmdline_of "$pid")" == *"$(marker_of "$svc")"* ]]; then
         echo "$pid"
-    else
-        rm -f "$pf"
+        return 0
+    fi
+    rm -f "$pf"
+    # setsid forks when it starts as a process-group leader, and the service then runs under its child's pid, not
+    # the one spawn recorded (seen: "prometheus: the process exited during start-up" while it was serving). Our
+    # process is the newest one whose command line holds this stack's marker (its home's data path).
+    pid="$(pgrep -n -f -- "$(marker_of "$svc")" 2>/dev/null || true)"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && [[ "$(cmdline_of "$pid")" != *stack.sh* ]]; then
+        echo "$pid" >"$pf"
+        echo "$pid"
     fi
 }
 
