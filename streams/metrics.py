@@ -12,7 +12,7 @@ with `socialpulse_*`), and a timer refreshes the consumer lag gauge.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,14 @@ class Metrics:
     alert_late_events: Counter
     alert_subjects: Gauge
     alert_watermark: Gauge
+
+    def dead_letter(self, code: str, stage: str) -> None:
+        self.dead_letters.labels(code=code, stage=stage).inc()
+
+    def retry_counter(self, agent: str) -> Callable[..., None]:
+        """An `on_retry` for the failure policy (streams/runtime/failure_policy.py): counts `agent`'s retries."""
+        retries = self.batch_retries.labels(agent=agent)
+        return lambda *_: retries.inc()
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:

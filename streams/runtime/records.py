@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +11,8 @@ from typing import Protocol
 
 from schemas import DeadLetter, ErrorCode
 from streams import codec
+from streams.metrics import Metrics
+from streams.runtime.failure_policy import OnRetry, RetryPolicy, describe, error_code, until_done
 
 
 class KafkaRecord(Protocol):
@@ -82,3 +84,18 @@ def key_event_id(record: KafkaRecord) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if text and len(text) <= 300 else None
+
+
+Send = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
+
+
+async def send_isolated_dead_letter(record: KafkaRecord, exc: BaseException, *, stage: str, topic: str, send: Send,
+                                    policy: RetryPolicy, on_retry: OnRetry, metrics: Metrics, now: datetime) -> None:
+    """The dead letter of a record the failure policy isolated (`exc` each time), coded by `error_code(exc)`: sent
+    to `topic` (infrastructure faults retried for as long as it takes), then counted."""
+    letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=stage,
+                             event_id=key_event_id(record), now=now)
+    message = dead_letter_message(letter)
+    await until_done(lambda: send([(topic, message.key, message.value)]), policy=policy,
+                     what=f"{stage} dead letter", on_retry=on_retry)
+    metrics.dead_letter(letter.error_code.value, letter.stage)

@@ -197,7 +197,7 @@ def alerting_stage(
         async with emit_lock:
             try:
                 await until_done(lambda: store(alerts), policy=policy, what=STAGE,
-                                 on_retry=lambda fault, exc, attempt: metrics.batch_retries.labels(agent=STAGE).inc())
+                                 on_retry=metrics.retry_counter(STAGE))
             except Exception as exc:  # noqa: BLE001 - derived data: recomputed from the events if needed
                 log.error("alerting: %d alerts not emitted: %s", len(alerts), describe(exc))
                 return

@@ -21,7 +21,7 @@ from typing import Any
 from schemas import EnrichedEvent, ErrorCode
 from streams import codec
 from streams.metrics import Metrics
-from streams.runtime.failure_policy import RetryPolicy, describe, error_code, isolating, until_done
+from streams.runtime.failure_policy import OnRetry, RetryPolicy, isolating
 from streams.runtime.producer import BatchProducer
 from streams.runtime.records import (
     KafkaRecord,
@@ -29,7 +29,7 @@ from streams.runtime.records import (
     batch_token,
     dead_letter_for,
     dead_letter_message,
-    key_event_id,
+    send_isolated_dead_letter,
 )
 from streams.sinks.clickhouse.rows import EVENT_COLUMNS, event_row
 from streams.sinks.clickhouse.writer import RowWriter
@@ -62,7 +62,7 @@ async def sink_records(
     for bad in rejected:
         letter = dead_letter_for(row_records[bad.index], code=ErrorCode.ROW_REJECTED, message=bad.message,
                                  stage=DEAD_LETTER_STAGE, event_id=rows[bad.index][0], now=now)
-        metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()
+        metrics.dead_letter(letter.error_code.value, letter.stage)
         out.append(dead_letter_message(letter))
     refused = {bad.index for bad in rejected}
     stored = [(record.partition, event) for i, (record, event) in enumerate(zip(row_records, events, strict=True))
@@ -83,7 +83,7 @@ def _event_rows(records: Sequence[KafkaRecord], now: datetime, metrics: Metrics
             letter = dead_letter_for(record, code=ErrorCode.INVALID_VALUE,
                                      message=f"unreadable enriched event: {exc}", stage=DEAD_LETTER_STAGE,
                                      event_id=None, now=now)
-            metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()
+            metrics.dead_letter(letter.error_code.value, letter.stage)
             out.append(dead_letter_message(letter))
             continue
         rows.append(event_row(enriched, partition=record.partition, offset=record.offset))
@@ -122,11 +122,10 @@ class ClickHouseSinkStage:
         await self.producer.send_all([(self.deadletter_topic, m.key, m.value) for m in messages])
 
     async def _dead_letter(self, record: KafkaRecord, exc: BaseException) -> None:
-        letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=DEAD_LETTER_STAGE,
-                                 event_id=key_event_id(record), now=self.clock())
-        await until_done(lambda: self._send([dead_letter_message(letter)]), policy=self.policy,
-                         what=f"{STAGE} dead letter", on_retry=self._on_retry)
-        self.metrics.dead_letters.labels(code=letter.error_code.value, stage=letter.stage).inc()
+        await send_isolated_dead_letter(record, exc, stage=DEAD_LETTER_STAGE, topic=self.deadletter_topic,
+                                        send=self.producer.send_all, policy=self.policy, on_retry=self._on_retry,
+                                        metrics=self.metrics, now=self.clock())
 
-    def _on_retry(self, fault: object, exc: BaseException, attempt: int) -> None:
-        self.metrics.batch_retries.labels(agent=STAGE).inc()
+    @property
+    def _on_retry(self) -> OnRetry:
+        return self.metrics.retry_counter(STAGE)

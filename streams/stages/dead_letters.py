@@ -34,11 +34,11 @@ async def sink_dead_letter_records(
             rows.append(dead_letter_row(codec.decode_dead_letter(record.value)))
         except Exception:  # noqa: BLE001 - not ours; it stays in the topic
             log.error("unreadable dead letter on %s[%s]@%s", record.topic, record.partition, record.offset)
-            metrics.dead_letters.labels(code=ErrorCode.INVALID_VALUE.value, stage=STAGE).inc()
+            metrics.dead_letter(ErrorCode.INVALID_VALUE.value, STAGE)
     rejected = await writer.insert(table, DEAD_LETTER_COLUMNS, rows, dedup_token=batch_token(records))
     for bad in rejected:
         log.error("dead letter %s refused by ClickHouse: %s", rows[bad.index][0], bad.message)
-        metrics.dead_letters.labels(code=ErrorCode.ROW_REJECTED.value, stage=STAGE).inc()
+        metrics.dead_letter(ErrorCode.ROW_REJECTED.value, STAGE)
     metrics.events_in.labels(agent=STAGE).inc(len(records))
     metrics.rows_inserted.labels(table="dead_letters").inc(len(rows) - len(rejected))
 
@@ -52,7 +52,7 @@ class DeadLetterSinkStage:
 
     async def handle(self, records: list[KafkaRecord]) -> None:
         await isolating(records, self._store, isolate=self._give_up, policy=self.policy, what=STAGE,
-                        on_retry=lambda fault, exc, attempt: self.metrics.batch_retries.labels(agent=STAGE).inc())
+                        on_retry=self.metrics.retry_counter(STAGE))
 
     async def _store(self, part: Sequence[KafkaRecord]) -> None:
         await sink_dead_letter_records(part, writer=self.writer, table=self.table, metrics=self.metrics)
@@ -60,4 +60,4 @@ class DeadLetterSinkStage:
     async def _give_up(self, record: KafkaRecord, exc: BaseException) -> None:
         log.error("dead letter %s[%s]@%s not stored: %s", record.topic, record.partition, record.offset,
                   describe(exc))
-        self.metrics.dead_letters.labels(code=error_code(exc).value, stage=STAGE).inc()
+        self.metrics.dead_letter(error_code(exc).value, STAGE)

@@ -23,7 +23,7 @@ from schemas.fast import mirror
 from streams import codec
 from streams.metrics import Metrics
 from streams.runtime.batch_consumer import Durable
-from streams.runtime.failure_policy import RetryPolicy, describe, error_code, isolating, until_done
+from streams.runtime.failure_policy import OnRetry, RetryPolicy, isolating
 from streams.runtime.producer import BatchProducer
 from streams.runtime.records import (
     Destination,
@@ -31,7 +31,7 @@ from streams.runtime.records import (
     Outgoing,
     dead_letter_for,
     dead_letter_message,
-    key_event_id,
+    send_isolated_dead_letter,
 )
 
 PASSTHROUGH_ENRICHER = "sp-passthrough/1"
@@ -103,7 +103,7 @@ def pass_through(raw: RawEvent, now: datetime) -> EnrichedEvent:
 def count_enrich(outcome: EnrichOutcome, metrics: Metrics) -> None:
     metrics.events_in.labels(agent=STAGE).inc(outcome.records)
     for code, stage in outcome.dead_letters:
-        metrics.dead_letters.labels(code=code, stage=stage).inc()
+        metrics.dead_letter(code, stage)
     if outcome.posts:
         metrics.enrich_seconds.observe(outcome.nlp_seconds)
         metrics.batch_size.labels(agent=STAGE).observe(outcome.posts)
@@ -148,14 +148,10 @@ class EnrichStage:
         count_enrich(outcome, self.metrics)
 
     async def _dead_letter(self, record: KafkaRecord, exc: BaseException) -> None:
-        letter = dead_letter_for(record, code=error_code(exc), message=describe(exc), stage=STAGE,
-                                 event_id=key_event_id(record),
-                                 now=self.clock())
-        message = dead_letter_message(letter)
-        await until_done(lambda: self.producer.send_all([(self.topic_of[message.destination], message.key,
-                                                          message.value)]),
-                         policy=self.policy, what=f"{STAGE} dead letter", on_retry=self._on_retry)
-        self.metrics.dead_letters.labels(code=letter.error_code.value, stage=STAGE).inc()
+        await send_isolated_dead_letter(record, exc, stage=STAGE, topic=self.topic_of[Destination.DEADLETTER],
+                                        send=self.producer.send_all, policy=self.policy, on_retry=self._on_retry,
+                                        metrics=self.metrics, now=self.clock())
 
-    def _on_retry(self, fault: object, exc: BaseException, attempt: int) -> None:
-        self.metrics.batch_retries.labels(agent=STAGE).inc()
+    @property
+    def _on_retry(self) -> OnRetry:
+        return self.metrics.retry_counter(STAGE)
