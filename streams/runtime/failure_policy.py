@@ -66,11 +66,15 @@ class RecordTooLarge(ValueError):
         self.topic, self.size, self.limit = topic, size, limit
 
 
+# A message over the topic's limit: refused by us before sending, or by the broker.
+_SIZE_ERRORS: tuple[type[BaseException], ...] = (
+    RecordTooLarge, kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+)
 # Broker answers about one record (batch) rather than about the broker: the same bytes are refused again. Every other
 # Kafka error (no leader, timeouts, not enough replicas, authorization, a fenced producer) is the cluster's state.
 _KAFKA_RECORD_ERRORS: tuple[type[BaseException], ...] = (
-    RecordTooLarge, kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordTooLargeError,
-    kafka_errors.RecordListTooLargeError, kafka_errors.InvalidMessageError, kafka_errors.CorruptRecordException,
+    *_SIZE_ERRORS, kafka_errors.InvalidMessageError, kafka_errors.CorruptRecordException,
     kafka_errors.InvalidTimestampError, kafka_errors.UnsupportedForMessageFormatError,
     kafka_errors.PolicyViolationError,
 )
@@ -91,8 +95,7 @@ def classify(exc: BaseException) -> Fault:
 
 def error_code(exc: BaseException) -> ErrorCode:
     """The dead-letter code of a record isolated by `exc`."""
-    if isinstance(exc, RecordTooLarge | kafka_errors.MessageSizeTooLargeError | kafka_errors.RecordTooLargeError
-                  | kafka_errors.RecordListTooLargeError):
+    if isinstance(exc, _SIZE_ERRORS):
         return ErrorCode.RECORD_TOO_LARGE
     if isinstance(exc, ch_errors.ServerException):
         return ErrorCode.ROW_REJECTED
