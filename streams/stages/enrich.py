@@ -152,6 +152,5 @@ class EnrichStage:
                                         send=self.producer.send_all, policy=self.policy, on_retry=self._on_retry,
                                         metrics=self.metrics, now=self.clock())
 
-    @property
-    def _on_retry(self) -> OnRetry:
-        return self.metrics.retry_counter(STAGE)
+    def __post_init__(self) -> None:
+        self._on_retry: OnRetry = self.metrics.retry_counter(STAGE)
