@@ -5,6 +5,7 @@ Imports nothing else of socialpulse; processors/ and streams/ depend on this pac
 
 from schemas.alert import Alert, AlertExplanation
 from schemas.deadletter import DeadLetter
+from schemas.deletion import Deletion
 from schemas.errors import ErrorCode
 from schemas.events import (
     Author,
@@ -18,6 +19,7 @@ from schemas.events import (
     Sentiment,
     SentimentLabel,
 )
+from schemas.source_checkpoint import SourceCheckpoint
 from schemas.topics import TOPICS, TopicSpec
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "AlertExplanation",
     "Author",
     "DeadLetter",
+    "Deletion",
     "EmojiMention",
     "Engagement",
     "EnrichedEvent",
@@ -36,5 +39,6 @@ __all__ = [
     "RawEvent",
     "Sentiment",
     "SentimentLabel",
+    "SourceCheckpoint",
     "TopicSpec",
 ]

@@ -6,7 +6,9 @@ from pydantic import BaseModel
 
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
+from schemas.deletion import Deletion
 from schemas.events import EnrichedEvent, RawEvent
+from schemas.source_checkpoint import SourceCheckpoint
 
 
 @dataclass(frozen=True)
@@ -26,5 +28,9 @@ DEADLETTER = TopicSpec(
     "social.deadletter.v1", 1, "dead_letter_id", DeadLetter, "Records that failed, with original bytes."
 )
 ALERTS = TopicSpec("social.alerts.v1", 1, "alert_id", Alert, "Spike alerts with explanations.")
+DELETIONS = TopicSpec("social.deletions.v1", 1, "deletion_id", Deletion,
+                      "Posts the networks say were deleted (or must no longer be shown); consumers honour them.")
+SOURCES = TopicSpec("social.sources.v1", 1, "source", SourceCheckpoint,
+                    "Connector checkpoints (compacted): where each live source resumes.")
 
-TOPICS: dict[str, TopicSpec] = {spec.name: spec for spec in (RAW, ENRICHED, DEADLETTER, ALERTS)}
+TOPICS: dict[str, TopicSpec] = {spec.name: spec for spec in (RAW, ENRICHED, DEADLETTER, ALERTS, DELETIONS, SOURCES)}

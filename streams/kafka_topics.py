@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from schemas.topics import ALERTS, DEADLETTER, ENRICHED, RAW, TopicSpec
+from schemas.topics import ALERTS, DEADLETTER, DELETIONS, ENRICHED, RAW, SOURCES, TopicSpec
 
-Role = Literal["raw", "enriched", "deadletter", "alerts"]
+Role = Literal["raw", "enriched", "deadletter", "alerts", "deletions", "sources"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
@@ -36,6 +36,10 @@ _DECLARED: Mapping[Role, _Declared] = {
     "enriched": _Declared(ENRICHED, group_suffix="-clickhouse-sink"),
     "deadletter": _Declared(DEADLETTER, group_suffix="-deadletter-sink"),
     "alerts": _Declared(ALERTS, group_suffix=None),
+    # Produced by the connectors (socialpulse listen); nothing in the pipeline consumes them yet.
+    "deletions": _Declared(DELETIONS, group_suffix=None),
+    # One checkpoint per source, read back whole when a connector starts: compaction keeps the latest per key.
+    "sources": _Declared(SOURCES, group_suffix=None, cleanup_policy="compact"),
 }
 assert tuple(_DECLARED) == ROLES, "declare every role once, in Role's order"
 

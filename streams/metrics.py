@@ -161,3 +161,48 @@ async def update_consumer_lag(consumer: Any, metrics: Metrics, *, extra: Mapping
     for (topic, partition), lag in lags.items():
         metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(lag)
     return lags
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """The metrics of one connector process (`socialpulse listen`), labelled by source id and network (one source
+    per process, so the labels stay bounded). Served on its own port (`--metrics-port`)."""
+
+    registry: CollectorRegistry
+    posts: Counter
+    deletions: Counter
+    unreadable: Counter
+    reconnects: Counter
+    quota_units: Counter
+    in_flight: Gauge
+    behind_seconds: Gauge
+    progress_timestamp: Gauge
+    checkpoint_timestamp: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> SourceMetrics:
+        reg = registry if registry is not None else CollectorRegistry()
+        labels = ["source", "network"]
+        return cls(
+            registry=reg,
+            posts=Counter("socialpulse_source_posts_total", "Posts a connector produced to the raw topic, counted "
+                          "when the broker acknowledged them", labels, registry=reg),
+            deletions=Counter("socialpulse_source_deletions_total", "Upstream deletions produced to the deletions "
+                              "topic", labels, registry=reg),
+            unreadable=Counter("socialpulse_source_unreadable_total", "Payloads a connector could not normalise, "
+                               "produced as they are for the worker to dead-letter with a code", labels,
+                               registry=reg),
+            reconnects=Counter("socialpulse_source_reconnects_total", "Connections lost or refused, and waits "
+                               "before the next attempt, by reason", [*labels, "reason"], registry=reg),
+            quota_units=Counter("socialpulse_source_quota_units_total", "API quota units spent (YouTube)", labels,
+                                registry=reg),
+            in_flight=Gauge("socialpulse_source_in_flight", "Messages sent and not yet acknowledged", labels,
+                            registry=reg),
+            behind_seconds=Gauge("socialpulse_source_behind_seconds", "Now minus the creation time of the newest "
+                                 "post acknowledged", labels, registry=reg),
+            progress_timestamp=Gauge("socialpulse_source_progress_timestamp_seconds", "Unix time the source last "
+                                     "read something (a frame, a poll) and had it acknowledged", labels,
+                                     registry=reg),
+            checkpoint_timestamp=Gauge("socialpulse_source_checkpoint_timestamp_seconds", "Unix time of the last "
+                                       "checkpoint written to the sources topic", labels, registry=reg),
+        )

@@ -31,6 +31,8 @@ class KafkaSettings(_Section):
     enriched_topic: str = default_name("enriched")
     deadletter_topic: str = default_name("deadletter")
     alerts_topic: str = default_name("alerts")
+    deletions_topic: str = default_name("deletions")
+    sources_topic: str = default_name("sources")
     partitions: int = Field(default=4, ge=1)
     # The largest message the pipeline produces (Kafka's default `message.max.bytes` is 1,048,588): a larger one is
     # refused before it is sent and becomes a dead letter `record_too_large` (streams/runtime/failure_policy.py).
@@ -123,6 +125,48 @@ class WorkerSettings(_Section):
     switch_interval: float = Field(default=0.02, gt=0, le=1)
 
 
+class SourcesSettings(_Section):
+    """Credentials of the live connectors (`socialpulse listen`). Each can be given as the value or as a file holding
+    it (`..._FILE`, e.g. a mounted secret), not both. Never logged; SecretStr hides them from reprs."""
+
+    x_bearer_token: SecretStr | None = None
+    x_bearer_token_file: Path | None = None
+    mastodon_access_token: SecretStr | None = None  # optional: public streams need none on most instances
+    mastodon_access_token_file: Path | None = None
+    reddit_client_id: SecretStr | None = None
+    reddit_client_id_file: Path | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_client_secret_file: Path | None = None
+    youtube_api_key: SecretStr | None = None
+    youtube_api_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _value_or_file(self) -> SourcesSettings:
+        for name in _SECRET_NAMES:
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise ValueError(f"set SOCIALPULSE_SOURCES__{name.upper()} or SOCIALPULSE_SOURCES__{name.upper()}_FILE,"
+                                 " not both")
+        return self
+
+    def secret(self, name: str) -> SecretStr | None:
+        """The credential `name`, from its value or its file (stripped of surrounding whitespace)."""
+        if name not in _SECRET_NAMES:
+            raise KeyError(name)
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is not None:
+            try:
+                return SecretStr(path.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ValueError(f"SOCIALPULSE_SOURCES__{name.upper()}_FILE: cannot read {path}: {exc.strerror}") \
+                    from None
+        value: SecretStr | None = getattr(self, name)
+        return value
+
+
+_SECRET_NAMES = ("x_bearer_token", "mastodon_access_token", "reddit_client_id", "reddit_client_secret",
+                 "youtube_api_key")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SOCIALPULSE_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -132,6 +176,7 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     nlp: NlpSettings = NlpSettings()
     worker: WorkerSettings = WorkerSettings()
+    sources: SourcesSettings = SourcesSettings()
 
 
 def enrich_batch_size(settings: Settings) -> int:

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "streams.cli.pipeline",
     "streams.cli.deadletters",
     "streams.cli.ingest",
+    "streams.cli.listen",
     "streams.cli.validate",
     "streams.cli.trends",
     "streams.cli.retention",

@@ -25,7 +25,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from aiokafka import errors as kafka_errors
 from clickhouse_driver import errors as ch_errors
@@ -111,6 +111,9 @@ class RetryPolicy:
     first_delay: float = 0.5
     max_delay: float = 10.0
     record_attempts: int = 3  # tries of a whole batch that fails for its records before it is split
+    # "linear": first_delay, 2 x first_delay, ... (X's schedule for network errors: +250 ms up to 16 s)
+    growth: Literal["exponential", "linear"] = "exponential"
+    jitter: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.first_delay <= self.max_delay:
@@ -119,9 +122,12 @@ class RetryPolicy:
             raise ValueError("record_attempts must be >= 1")
 
     def delay(self, attempt: int) -> float:
-        """Exponential from `first_delay`, capped at `max_delay`, with jitter so workers do not retry in step."""
-        growth: float = 2 ** min(attempt - 1, 30)  # int ** int is typed Any (a negative power is a float)
-        return min(self.max_delay, self.first_delay * growth) * (0.5 + random.random() / 2)
+        """Exponential (or linear) from `first_delay`, capped at `max_delay`, with jitter so workers do not retry in
+        step."""
+        step = max(1, attempt)
+        growth: float = step if self.growth == "linear" else 2 ** min(step - 1, 30)  # int ** int is typed Any
+        delay = min(self.max_delay, self.first_delay * growth)
+        return delay * (0.5 + random.random() / 2) if self.jitter else delay
 
 
 Sleep = Callable[[float], Awaitable[None]]

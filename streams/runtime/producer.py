@@ -45,7 +45,7 @@ class BatchProducer(Service):
         if self._producer is not None:
             await self._producer.stop()
 
-    async def enqueue(self, messages: Sequence[tuple[str, bytes, bytes]]) -> list[asyncio.Future[Any]]:
+    async def enqueue(self, messages: Sequence[tuple[str, bytes | None, bytes]]) -> list[asyncio.Future[Any]]:
         """Hand (topic, key, value) messages to the client as record batches, one or more per partition, in order;
         each future resolves when the broker acknowledged its batch.
 
@@ -57,8 +57,8 @@ class BatchProducer(Service):
             raise RuntimeError("the producer is not started")
         for topic, key, value in messages:  # before anything is sent: all of the batch or none of it
             check_size(topic, key, value, self.max_message_bytes)
-        by_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
-        by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+        by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
         for topic, key, value in messages:
             by_topic.setdefault(topic, []).append((key, value))
         for topic, records in by_topic.items():
@@ -76,7 +76,7 @@ class BatchProducer(Service):
             pending.append(await producer.send_batch(batch, topic, partition=partition))
         return pending
 
-    async def send_all(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
+    async def send_all(self, messages: Sequence[tuple[str, bytes | None, bytes]]) -> None:
         """Returns once the broker acknowledged every message (raises otherwise)."""
         await acknowledged(await self.enqueue(messages))
 

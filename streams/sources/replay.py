@@ -88,7 +88,7 @@ def _parse_line(raw: bytes) -> object | None:
     return obj
 
 
-def _items(origin: str, raw: bytes, obj: object | None) -> Iterator[SourceRecord]:
+def page_items(origin: str, raw: bytes, obj: object | None) -> Iterator[SourceRecord]:
     """The record a line holds: itself, or, when it is a page, each of its items (none for an empty page).
 
     explode() gives a payload that is not a page back unchanged (an equal object): that record keeps its original
@@ -110,7 +110,7 @@ def read_jsonl_stream(stream: IO[bytes], name: str) -> Iterator[SourceRecord]:
         raw = line.rstrip(b"\r\n")
         if not raw.strip():
             continue
-        yield from _items(f"{name}:{lineno}", raw, _parse_line(raw))
+        yield from page_items(f"{name}:{lineno}", raw, _parse_line(raw))
 
 
 def read_jsonl(path: Path) -> Iterator[SourceRecord]:
@@ -150,7 +150,7 @@ def read_csv_stream(stream: IO[str], name: str) -> Iterator[SourceRecord]:
         if payload_col is not None:
             cell = row.get(payload_col) or ""
             raw = cell.encode("utf-8", "surrogateescape")
-            yield from _items(origin, raw, _parse_line(raw))
+            yield from page_items(origin, raw, _parse_line(raw))
         else:
             obj = _unflatten(row)
             yield SourceRecord(origin, json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace"), obj)

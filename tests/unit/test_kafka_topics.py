@@ -71,7 +71,10 @@ class FakeAdmin:
 def test_kafka_topics_ensure_topics_creates_the_missing_ones_from_the_catalogue(monkeypatch):
     monkeypatch.setattr(kafka_admin, "KafkaAdminClient", FakeAdmin)
     kafka = KafkaSettings(partitions=3, replication_factor=2)
-    assert kafka_admin.ensure_topics(kafka) == ["social.enriched.v1", "social.deadletter.v1", "social.alerts.v1"]
+    missing = ["social.enriched.v1", "social.deadletter.v1", "social.alerts.v1", "social.deletions.v1",
+               "social.sources.v1"]
+    assert kafka_admin.ensure_topics(kafka) == missing
+    delete = {"cleanup.policy": "delete", "max.message.bytes": "1048576"}
     assert [(t.name, t.num_partitions, t.replication_factor, t.topic_configs) for t in FakeAdmin.created] == [
-        (name, 3, 2, {"cleanup.policy": "delete", "max.message.bytes": "1048576"})
-        for name in ("social.enriched.v1", "social.deadletter.v1", "social.alerts.v1")]
+        *((name, 3, 2, delete) for name in missing[:-1]),
+        ("social.sources.v1", 3, 2, {**delete, "cleanup.policy": "compact"})]  # the latest checkpoint per source

@@ -1,0 +1,134 @@
+"""HTTP for the polling and streaming connectors: one request with the retries every network asks for.
+
+`request` sends one request and returns the response's body once it is a 2xx:
+- a network fault (refused, reset, DNS, timeout) → `network` backoff, retried;
+- 429 → wait `Retry-After` (seconds or an HTTP date) or the network's rate-limit reset header when given, else the
+  `rate_limited` backoff, retried;
+- 5xx → wait `Retry-After` when given, else the `server` backoff, retried;
+- any other status (400, 401, 403, 404, ...) → `HttpRefused` with the status and the start of the body: waiting
+  does not help, and the connector decides (refresh an OAuth token, or stop with ConnectorConfigError).
+
+Each wait is reported to `SourceEvents.reconnecting` and counted in the source's metrics. URLs are logged without
+their query string, where API keys travel (YouTube's `key=`); headers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from streams.runtime.failure_policy import RetryPolicy
+from streams.sources.connectors.base import SourceEvents
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Backoffs:
+    """A network's documented schedules. Defaults: X's (docs.x.com "Handling disconnections": network errors back off
+    linearly by 250 ms up to 16 s, HTTP errors exponentially from 5 s up to 320 s, 429 exponentially from 1 min)."""
+
+    network: RetryPolicy = field(default_factory=lambda: RetryPolicy(0.25, 16.0, growth="linear"))
+    server: RetryPolicy = field(default_factory=lambda: RetryPolicy(5.0, 320.0))
+    rate_limited: RetryPolicy = field(default_factory=lambda: RetryPolicy(60.0, 960.0))
+
+    @classmethod
+    def scaled(cls, factor: float) -> Backoffs:
+        """The same schedules `factor` times shorter (tests against the fake servers)."""
+        def s(p: RetryPolicy) -> RetryPolicy:
+            return RetryPolicy(p.first_delay / factor, p.max_delay / factor, growth=p.growth, jitter=p.jitter)
+        d = cls()
+        return cls(s(d.network), s(d.server), s(d.rate_limited))
+
+
+class HttpRefused(Exception):
+    """A status that waiting does not cure (4xx other than 429)."""
+
+    def __init__(self, status: int, url: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status} from {url}: {body[:300].decode('utf-8', 'replace')}")
+        self.status, self.url, self.body = status, url, body
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def safe_url(url: str | Any) -> str:
+    """The URL without its query string (API keys, tokens)."""
+    return str(url).split("?", 1)[0]
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float) -> float | None:
+    """`Retry-After` as seconds from `now` (Unix seconds): delta-seconds or an HTTP date; None when absent/bad."""
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+# How a network says when its rate-limit window resets: a header → seconds to wait.
+RateLimitReset = Callable[[Mapping[str, str], float], float | None]
+
+
+def x_rate_limit_reset(headers: Mapping[str, str], now: float) -> float | None:
+    """X: `x-rate-limit-reset` is the Unix time (seconds) the window resets."""
+    value = headers.get("x-rate-limit-reset")
+    return max(0.0, float(value) - now) if value and value.isdigit() else None
+
+
+async def request(
+    session: aiohttp.ClientSession, method: str, url: str, *, events: SourceEvents, backoffs: Backoffs,
+    params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None, data: Any = None,
+    json_body: Any = None, rate_limit_reset: RateLimitReset | None = None, max_body_bytes: int = 64 * 1024 * 1024,
+    sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time,
+) -> Response:
+    """One request, retried as the module docstring says until it gets a 2xx (returned) or a refusal (raised)."""
+    attempts = {"network": 0, "server": 0, "rate_limited": 0}
+    while True:
+        reason: str
+        wait: float | None = None
+        try:
+            async with session.request(method, url, params=params, headers=headers, data=data,
+                                       json=json_body) as resp:
+                body = await resp.content.read(max_body_bytes)
+                if 200 <= resp.status < 300:
+                    return Response(resp.status, dict(resp.headers), body)
+                if resp.status == 429:
+                    reason = "rate_limited"
+                    wait = retry_after_seconds(resp.headers, now=clock())
+                    if wait is None and rate_limit_reset is not None:
+                        wait = rate_limit_reset(resp.headers, clock())
+                elif resp.status >= 500:
+                    reason = "server"
+                    wait = retry_after_seconds(resp.headers, now=clock())
+                else:
+                    raise HttpRefused(resp.status, safe_url(url), body)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = "network"
+            log.debug("%s %s: %s", method, safe_url(url), type(exc).__name__)
+        attempts[reason] += 1
+        policy = getattr(backoffs, reason)
+        delay = wait if wait is not None else policy.delay(attempts[reason])
+        label = "http_5xx" if reason == "server" else reason
+        events.reconnecting(label, delay)
+        log.warning("%s %s: %s; retrying in %.1fs", method, safe_url(url), label, delay)
+        await sleep(delay)
