@@ -37,3 +37,35 @@ class MemoryProducer:
 
     def keys(self, topic: str) -> list[str]:
         return [m[1].decode() for m in self.on(topic) if m[1] is not None]
+
+
+async def run_until(runner: Any, done: Any, *, timeout: float = 10.0) -> None:
+    """Run `runner.run()` until `done()` is true, then stop it as SIGTERM does (cancel: it settles and checkpoints)."""
+    task = asyncio.create_task(runner.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not done():
+            if task.done():
+                task.result()  # raises what made the runner stop
+                raise AssertionError("the runner stopped by itself")
+            if loop.time() > deadline:
+                raise AssertionError("timed out waiting for the runner")
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
+def in_loop(test: Any) -> Any:
+    """Run an async test function in a fresh event loop (the unit tests use no async plugin)."""
+    import functools
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(test(*args, **kwargs))
+
+    return run
