@@ -37,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     "DLQ_FOR": "10m",
     "CH_RANGE": "5m",
     "CH_FOR": "5m",
+    "SOURCE_STALL_SECONDS": "600",  # a connector that read nothing for 10 minutes
+    "SOURCE_STALL_FOR": "5m",
 }
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 

@@ -15,7 +15,7 @@ from streams.settings import REPO_ROOT
 PROM = REPO_ROOT / "deploy" / "prometheus"
 RULES = PROM / "rules" / "socialpulse.rules.yml"
 REQUIRED_ALERTS = {"VolumeSpike", "NegativeSentimentSurge", "PipelineStalled", "ConsumerLagHigh",
-                   "DeadLetterRateHigh", "ClickHouseInsertFailing"}
+                   "DeadLetterRateHigh", "ClickHouseInsertFailing", "SourceStalled"}
 
 
 def load_renderer():
