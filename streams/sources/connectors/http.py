@@ -5,8 +5,9 @@
 - 429 → wait `Retry-After` (seconds or an HTTP date) or the network's rate-limit reset header when given, else the
   `rate_limited` backoff, retried;
 - 5xx → wait `Retry-After` when given, else the `server` backoff, retried;
-- any other status (400, 401, 403, 404, ...) → `HttpRefused` with the status and the start of the body: waiting
-  does not help, and the connector decides (refresh an OAuth token, or stop with ConnectorConfigError).
+- any other status (400, 401, 403, 404, ..., and 3xx with `allow_redirects=False`) → `HttpRefused` with the status,
+  the start of the body and the headers: waiting does not help, and the connector decides (refresh an OAuth token,
+  or stop with ConnectorConfigError).
 
 Each wait is reported to `SourceEvents.reconnecting` and counted in the source's metrics. URLs are logged without
 their query string, where API keys travel (YouTube's `key=`); headers are never logged.
@@ -53,9 +54,10 @@ class Backoffs:
 class HttpRefused(Exception):
     """A status that waiting does not cure (4xx other than 429)."""
 
-    def __init__(self, status: int, url: str, body: bytes) -> None:
+    def __init__(self, status: int, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"HTTP {status} from {url}: {body[:300].decode('utf-8', 'replace')}")
         self.status, self.url, self.body = status, url, body
+        self.headers: Mapping[str, str] = headers or {}  # a redirect's Location, rate-limit headers
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,25 @@ def x_rate_limit_reset(headers: Mapping[str, str], now: float) -> float | None:
     return max(0.0, float(value) - now) if value and value.isdigit() else None
 
 
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or its first `limit` bytes (<= 0: no limit). `content.read(n)` alone returns only what is
+    buffered (one chunk of a 260 KB Reddit page); a connection cut mid-body raises ClientPayloadError: retried."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if 0 < limit <= size:
+            break
+    body = b"".join(chunks)
+    return body[:limit] if limit > 0 else body
+
+
 async def request(
     session: aiohttp.ClientSession, method: str, url: str, *, events: SourceEvents, backoffs: Backoffs,
     params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None, data: Any = None,
     json_body: Any = None, rate_limit_reset: RateLimitReset | None = None, max_body_bytes: int = 64 * 1024 * 1024,
-    sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time,
+    allow_redirects: bool = True, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.time,
 ) -> Response:
     """One request, retried as the module docstring says until it gets a 2xx (returned) or a refusal (raised)."""
     attempts = {"network": 0, "server": 0, "rate_limited": 0}
@@ -107,9 +123,9 @@ async def request(
         reason: str
         wait: float | None = None
         try:
-            async with session.request(method, url, params=params, headers=headers, data=data,
-                                       json=json_body) as resp:
-                body = await resp.content.read(max_body_bytes)
+            async with session.request(method, url, params=params, headers=headers, data=data, json=json_body,
+                                       allow_redirects=allow_redirects) as resp:
+                body = await _read_body(resp, max_body_bytes)
                 if 200 <= resp.status < 300:
                     return Response(resp.status, dict(resp.headers), body)
                 if resp.status == 429:
@@ -121,7 +137,7 @@ async def request(
                     reason = "server"
                     wait = retry_after_seconds(resp.headers, now=clock())
                 else:
-                    raise HttpRefused(resp.status, safe_url(url), body)
+                    raise HttpRefused(resp.status, safe_url(url), body, dict(resp.headers))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = "network"
             log.debug("%s %s: %s", method, safe_url(url), type(exc).__name__)

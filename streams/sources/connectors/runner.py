@@ -28,7 +28,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -204,6 +204,14 @@ class SourceRunner:
 
     async def _read_all(self) -> None:
         stream = self.connector.stream(dict(self._cursor) if self._cursor is not None else None, self._events)
+        try:
+            await self._read_from(stream)
+        finally:  # an async generator's connections close now, not whenever the GC finalizes it
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _read_from(self, stream: AsyncIterator[Fetched]) -> None:
         async for fetched in stream:
             converted = to_messages(fetched, source=self.connector.source_id, topics=self._topics, now=self._now(),
                                     max_message_bytes=self._producer.max_message_bytes,
