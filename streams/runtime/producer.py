@@ -20,6 +20,7 @@ from streams.settings import KafkaSettings
 # Bytes a record adds to its key and value inside a record batch (headers, varints, the batch header): a message
 # fits the topic's limit when key + value + this does.
 RECORD_OVERHEAD_BYTES = 512
+SEND_ONE_BY_ONE_BELOW = 16
 
 
 class BatchProducer(Service):
@@ -57,6 +58,11 @@ class BatchProducer(Service):
             raise RuntimeError("the producer is not started")
         for topic, key, value in messages:  # before anything is sent: all of the batch or none of it
             check_size(topic, key, value, self.max_message_bytes)
+        if len(messages) < SEND_ONE_BY_ONE_BELOW:
+            # A few messages (a connector's frame): `send()` joins them to the partition's open batch, which lingers
+            # for more; a record batch of their own would be a request of its own, and the idempotent producer
+            # sends one request per partition at a time (~300 frames/s, bench/RESULTS.md "Connectors").
+            return [await producer.send(topic, value, key=key) for topic, key, value in messages]
         by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
         by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
         for topic, key, value in messages:

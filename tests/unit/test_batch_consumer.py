@@ -284,6 +284,7 @@ class _FakeAioProducer:
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
         self.sent: list[tuple[str, int, list[bytes]]] = []
+        self.singles: list[tuple[str, int, bytes | None]] = []
 
     async def partitions_for(self, topic: str) -> set[int]:
         return {0, 1, 2, 3}
@@ -293,6 +294,15 @@ class _FakeAioProducer:
 
     async def send_batch(self, batch: _RecordingBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
         self.sent.append((topic, partition, batch.keys))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None) -> asyncio.Future[Any]:
+        """aiokafka's send(): the message joins the partition's open batch (the partitioner given at creation)."""
+        from streams.runtime.partitioner import default_partitioner
+
+        self.singles.append((topic, default_partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3]), key))
         future = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
@@ -326,6 +336,21 @@ def test_producer_batches_go_to_kafkas_default_partition_in_order_and_split_when
     assert [(t, ks) for t, _, ks in fake.sent if t == "u"] == [("u", [keys[0]])]
 
 
+def test_producer_a_few_messages_join_the_open_batches_instead_of_requests_of_their_own():
+    """A connector's frame is one or two messages: record batches of their own would each be a produce request,
+    one at a time per partition under idempotence (bench/RESULTS.md, "Connectors")."""
+    from streams.runtime.producer import SEND_ONE_BY_ONE_BELOW, BatchProducer
+
+    fake = _FakeAioProducer(batch_size=2_000)
+    producer = BatchProducer(KafkaSettings(), client_id="test", max_message_bytes=1_048_576)
+    producer._producer = fake  # type: ignore[assignment]
+    few = [("t", f"x:{i}".encode(), b"v") for i in range(SEND_ONE_BY_ONE_BELOW - 1)]
+    assert len(asyncio.run(producer.enqueue(few))) == len(few)
+    assert fake.sent == [] and [key for _, _, key in fake.singles] == [k for _, k, _ in few], "in order"
+    asyncio.run(producer.enqueue(few + [("t", b"x:last", b"v")]))
+    assert fake.sent and len(fake.singles) == len(few), "from SEND_ONE_BY_ONE_BELOW on, record batches"
+
+
 def test_producer_refuses_a_batch_holding_a_message_over_the_limit_before_sending_any_of_it():
     from streams.runtime.failure_policy import RecordTooLarge
     from streams.runtime.producer import BatchProducer
@@ -337,4 +362,4 @@ def test_producer_refuses_a_batch_holding_a_message_over_the_limit_before_sendin
     assert len(asyncio.run(producer.enqueue([("t", b"k:1", fits)]))) == 1
     with pytest.raises(RecordTooLarge, match="70,001 bytes for t"):
         asyncio.run(producer.enqueue([("t", b"k:2", b"small"), ("t", b"k:3", too_large)]))
-    assert [keys for _, _, keys in fake.sent] == [[b"k:1"]]  # nothing of the refused batch was sent
+    assert [key for _, _, key in fake.singles] == [b"k:1"] and fake.sent == []  # nothing of the refused batch
