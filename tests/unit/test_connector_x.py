@@ -8,7 +8,6 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +27,7 @@ from streams.sources.connectors.base import ConnectorConfigError, RecordedEvents
 from streams.sources.connectors.checkpoints import MemoryCheckpoints
 from streams.sources.connectors.http import Backoffs
 from streams.sources.connectors.runner import SourceRunner, SourceTopics
-from tests.fakes.kafka import MemoryProducer
+from tests.fakes.kafka import MemoryProducer, run_until
 from tests.fakes.x import TOKEN, FakeX, stream_templates
 from tests.unit.fixture_files import load_jsonc
 
@@ -62,22 +61,6 @@ def connector(server: FakeX, **kwargs: Any) -> x.XFilteredStream:
 def runner(conn: x.XFilteredStream, producer: MemoryProducer, checkpoints: MemoryCheckpoints) -> SourceRunner:
     return SourceRunner(conn, producer=producer, checkpoints=checkpoints, topics=TOPICS,
                         metrics=SourceMetrics.create(), policy=RetryPolicy(0.01, 0.05), checkpoint_seconds=0.05)
-
-
-async def run_until(source: SourceRunner, done: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Run `source` until `done()`, then stop it as SIGTERM would (cancel: it settles and checkpoints)."""
-    task = asyncio.create_task(source.run())
-    deadline = time.monotonic() + timeout
-    try:
-        while not done():
-            if task.done():
-                task.result()
-            assert time.monotonic() < deadline, "timed out"
-            await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def produce_all(server: FakeX, **kwargs: Any) -> MemoryProducer:
