@@ -97,9 +97,9 @@ class FakeJetstream(FakeServer):
         wanted = request.query.getall("wantedCollections", [])
         cursor = int(request.query["cursor"]) if "cursor" in request.query else None
         limit = int(request.query.get("maxMessageSizeBytes", "0"))
-        self.connections.append({"wanted": wanted, "cursor": cursor, "limit": limit})
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
+        self.connections.append({"wanted": wanted, "cursor": cursor, "limit": limit, "deflate": bool(ws.compress)})
         # Without a cursor a real Jetstream starts at the live tail; this fake's "live" events are all of them.
         sent = 0
         drop = self.drop_after

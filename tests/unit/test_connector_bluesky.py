@@ -129,3 +129,19 @@ async def test_connector_bluesky_back_pressure_stops_reading_while_acks_wait(jet
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@in_loop
+async def test_connector_bluesky_compress_negotiates_permessage_deflate(jetstream):
+    producer = MemoryProducer()
+    await run_until(runner(jetstream, producer, MemoryCheckpoints(), connector={"compress": True}),
+                    lambda: stored(producer) >= jetstream.expected_event_ids())
+    assert jetstream.connections[-1]["deflate"] is True
+    assert stored(producer) == jetstream.expected_event_ids()
+
+
+@in_loop
+async def test_connector_bluesky_uncompressed_by_default(jetstream):
+    producer = MemoryProducer()
+    await run_until(runner(jetstream, producer, MemoryCheckpoints()), lambda: len(stored(producer)) > 0)
+    assert jetstream.connections[-1]["deflate"] is False
