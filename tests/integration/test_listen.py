@@ -21,7 +21,7 @@ from tests.fakes import fake_for
 from tests.fakes.server import FakeServer
 from tests.support import Pipeline, free_port
 
-NETWORKS = ("bluesky", "x", "reddit", "youtube")  # mastodon joins when its connector lands
+NETWORKS = ("bluesky", "mastodon", "x", "reddit", "youtube")
 
 
 class Listener:

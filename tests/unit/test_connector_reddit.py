@@ -32,7 +32,7 @@ from tests.unit.fixture_files import load_jsonc
 
 TOPICS = SourceTopics(raw="raw", deletions="deletions", deadletter="deadletter")
 POLICY = RetryPolicy(0.01, 0.05, jitter=False)
-FAST = Backoffs.scaled(1000)
+FAST = Backoffs().scaled(1000)
 
 
 class Sleeps:

@@ -54,7 +54,7 @@ class Sleeps:
 
 def connector(server: FakeX, **kwargs: Any) -> x.XFilteredStream:
     options: dict[str, Any] = {"bearer_token": SecretStr(server.token), "rules": RULES, "api_base": server.base_url,
-                               "backoffs": Backoffs.scaled(1000), "stall_seconds": 0.5}
+                               "backoffs": Backoffs().scaled(1000), "stall_seconds": 0.5}
     return x.XFilteredStream(**{**options, **kwargs})
 
 

@@ -42,7 +42,7 @@ def targets(server: FakeYouTube, *extra: Target) -> list[Target]:
 
 
 def connector(server: FakeYouTube, *, on: list[Target] | None = None, **kwargs) -> YouTubeConnector:
-    kwargs = {"poll_seconds": 0.02, "lookback_minutes": 600, "backoffs": Backoffs.scaled(1000),
+    kwargs = {"poll_seconds": 0.02, "lookback_minutes": 600, "backoffs": Backoffs().scaled(1000),
               "daily_quota": 1_000_000, **kwargs}
     return YouTubeConnector(on or targets(server), api_key=server.api_key, source_id="youtube:test",
                             api_base=server.api_base, **kwargs)
@@ -256,7 +256,7 @@ async def test_connector_youtube_refused_key_is_a_config_error(fake, caplog, key
     caplog.set_level(logging.DEBUG)
     fake.key_error = key_error
     conn = YouTubeConnector(targets(fake), api_key="AIzaWrongKey-000000000000000000000000", source_id="youtube:t",
-                            api_base=fake.api_base, backoffs=Backoffs.scaled(1000))
+                            api_base=fake.api_base, backoffs=Backoffs().scaled(1000))
     with pytest.raises(ConnectorConfigError, match="refused the API key .*SOCIALPULSE_SOURCES__YOUTUBE_API_KEY"):
         await read_until(conn, lambda _: False)
     assert len(fake.calls) == 1 and not fake.calls[0]["key_ok"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from streams.runtime.failure_policy import RetryPolicy
 from streams.sources.connectors.base import SourceEvents
@@ -42,13 +43,11 @@ class Backoffs:
     server: RetryPolicy = field(default_factory=lambda: RetryPolicy(5.0, 320.0))
     rate_limited: RetryPolicy = field(default_factory=lambda: RetryPolicy(60.0, 960.0))
 
-    @classmethod
-    def scaled(cls, factor: float) -> Backoffs:
-        """The same schedules `factor` times shorter (tests against the fake servers)."""
+    def scaled(self, factor: float) -> Backoffs:
+        """These schedules `factor` times shorter (tests against the fake servers)."""
         def s(p: RetryPolicy) -> RetryPolicy:
             return RetryPolicy(p.first_delay / factor, p.max_delay / factor, growth=p.growth, jitter=p.jitter)
-        d = cls()
-        return cls(s(d.network), s(d.server), s(d.rate_limited))
+        return Backoffs(s(self.network), s(self.server), s(self.rate_limited))
 
 
 class HttpRefused(Exception):
@@ -63,7 +62,7 @@ class HttpRefused(Exception):
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive (a CIMultiDict): proxies lower-case header names
     body: bytes
 
 
@@ -127,7 +126,7 @@ async def request(
                                        allow_redirects=allow_redirects) as resp:
                 body = await _read_body(resp, max_body_bytes)
                 if 200 <= resp.status < 300:
-                    return Response(resp.status, dict(resp.headers), body)
+                    return Response(resp.status, CIMultiDict(resp.headers), body)
                 if resp.status == 429:
                     reason = "rate_limited"
                     wait = retry_after_seconds(resp.headers, now=clock())
@@ -137,7 +136,7 @@ async def request(
                     reason = "server"
                     wait = retry_after_seconds(resp.headers, now=clock())
                 else:
-                    raise HttpRefused(resp.status, safe_url(url), body, dict(resp.headers))
+                    raise HttpRefused(resp.status, safe_url(url), body, CIMultiDict(resp.headers))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = "network"
             log.debug("%s %s: %s", method, safe_url(url), type(exc).__name__)
