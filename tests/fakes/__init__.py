@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tests.fakes.server import FakeServer
 
+# Every network with a connector has a fake (tests/unit/test_connector_*.py checks each connector against its own).
 NETWORKS = ("bluesky", "mastodon", "x", "reddit", "youtube")
 
 

@@ -17,11 +17,9 @@ import pytest
 from schemas.deletion import Deletion
 from schemas.source_checkpoint import SourceCheckpoint
 from streams.settings import REPO_ROOT
-from tests.fakes import fake_for
+from tests.fakes import NETWORKS, fake_for
 from tests.fakes.server import FakeServer
 from tests.support import Pipeline, free_port
-
-NETWORKS = ("bluesky", "mastodon", "x", "reddit", "youtube")
 
 
 class Listener:

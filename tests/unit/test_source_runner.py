@@ -156,3 +156,17 @@ async def test_source_runner_metrics_count_acknowledged_posts_and_progress():
     behind = metrics.registry.get_sample_value("socialpulse_source_behind_seconds", labels)
     created = RawEvent.model_validate_json(producer.messages[0][2]).created_at
     assert behind == (NOW - created).total_seconds()
+
+
+def test_source_runner_every_connector_has_a_fake_server_and_help():
+    """`socialpulse listen` offers exactly the networks the end-to-end tests run against their fakes."""
+    from streams.cli import build_parser
+    from streams.sources.connectors import CONNECTORS, connector_module
+    from tests.fakes import NETWORKS, fake_for
+
+    assert tuple(CONNECTORS) == NETWORKS
+    for network in NETWORKS:
+        module = connector_module(network)
+        assert "socialpulse listen " + network in module.DESCRIPTION, f"{network}: the real command is in --help"
+        assert fake_for(network, count=3).expected_event_ids()
+    build_parser().parse_args(["listen", "bluesky"])  # every subcommand registers
