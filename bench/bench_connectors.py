@@ -108,7 +108,7 @@ def one_run(network: str, count: int, timeout: float) -> dict[str, Any]:
         port = free_port()
         started = time.monotonic()
         proc = start_listener(network, fake, env, port, log)
-        while metric(port, "socialpulse_source_progress_timestamp_seconds") is None:
+        while not metric(port, "socialpulse_source_progress_timestamp_seconds"):  # 0 until a unit settles
             if time.monotonic() - started > 60 or proc.poll() is not None:
                 raise RuntimeError(f"{network}: no progress after the restart (see {log})")
             time.sleep(0.02)

@@ -71,18 +71,32 @@ async def _listen(connector: Any, settings: Any, args: argparse.Namespace) -> No
         max_in_flight=args.max_in_flight, checkpoint_seconds=args.checkpoint_seconds,
     )
     log.info("%s: listening to %s", connector.source_id, connector.describe())
-    task = asyncio.current_task()
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
+        loop.add_signal_handler(sig, stop.set)
     try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner.run()
+        await _run_until_stopped(runner.run(), stop)
         log.info("%s: stopped after %d posts (checkpoint written)", connector.source_id, runner.posts_total)
     finally:
         if site_runner is not None:
             await site_runner.cleanup()
         await producer.stop()
+
+
+async def _run_until_stopped(work: Any, stop: asyncio.Event, *, recancel_seconds: float = 5.0) -> None:
+    """Run `work` until it ends or `stop` is set, then cancel it (the runner settles and checkpoints) and wait. A
+    client library can swallow a cancellation that races with its own timeout (aiokafka's fetch, aiohttp's timer):
+    the cancel is sent again until the task is done."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=recancel_seconds)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,6 +7,8 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from schemas.deadletter import DeadLetter
 from schemas.deletion import Deletion
 from schemas.events import Network, RawEvent
@@ -170,3 +172,38 @@ def test_source_runner_every_connector_has_a_fake_server_and_help():
         assert "socialpulse listen " + network in module.DESCRIPTION, f"{network}: the real command is in --help"
         assert fake_for(network, count=3).expected_event_ids()
     build_parser().parse_args(["listen", "bluesky"])  # every subcommand registers
+
+
+@in_loop
+async def test_source_runner_listen_stop_cancels_again_when_a_cancellation_is_swallowed():
+    """A client library may swallow a cancel that races with its own timeout; SIGTERM must still stop the source."""
+    from streams.cli.listen import _run_until_stopped
+
+    swallowed, finished = [], asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # as aiokafka's fetch or aiohttp's timer can: the first cancel is lost
+        try:
+            await asyncio.sleep(60)
+        finally:
+            finished.set()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.05, stop.set)
+    await asyncio.wait_for(_run_until_stopped(stubborn(), stop, recancel_seconds=0.05), 2)
+    assert swallowed == [1] and finished.is_set()
+
+
+@in_loop
+async def test_source_runner_listen_work_that_ends_by_itself_raises_its_error():
+    from streams.cli.listen import _run_until_stopped
+
+    async def fails() -> None:
+        raise RuntimeError("config")
+
+    with pytest.raises(RuntimeError, match="config"):
+        await _run_until_stopped(fails(), asyncio.Event())
