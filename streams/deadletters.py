@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,12 +81,22 @@ def fetch(client: Client, database: str, *, codes: list[str] | None = None, ids:
 ReadRecord = Callable[[str, int, int], tuple[bytes | None, bytes | None] | None]
 
 
+# Kafka's legal topic names (a source id such as "bluesky:jetstream" is not one).
+KAFKA_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
 def whole_original(letter: StoredDeadLetter, read_record: ReadRecord) -> tuple[bytes | None, bytes] | None:
     """The dead letter's key and whole original: from the letter, or, when it kept only a prefix, read back from
     its source topic (`read_record(topic, partition, offset)` -> (key, value) or None once it is no longer
     retained) and checked against the recorded sha256."""
     if not letter.truncated:
         return letter.key, letter.original
+    if not KAFKA_TOPIC_NAME.fullmatch(letter.source_topic):
+        # A connector's record over the message limit: refused before it reached Kafka, so its source is the
+        # connector's source id (streams/sources/connectors/runner.py) and nothing can be read back.
+        log.error("%s: the original (%d bytes) never reached Kafka (source %s); only its first %d bytes are kept",
+                  letter.dead_letter_id, letter.original_size, letter.source_topic, len(letter.original))
+        return None
     record = read_record(letter.source_topic, letter.partition, letter.offset)
     if record is None or record[1] is None:
         log.error("%s: the original (%d bytes) is no longer in %s", letter.dead_letter_id, letter.original_size,

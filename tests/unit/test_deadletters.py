@@ -22,6 +22,19 @@ def test_deadletters_redrive_reads_a_truncated_original_back_from_its_topic_and_
     assert whole_original(letter, lambda t, p, o: None) is None  # no longer retained
 
 
+def test_deadletters_redrive_sends_nothing_for_a_connector_record_that_never_reached_kafka(caplog) -> None:
+    value = b"z" * (ORIGINAL_MAX_BYTES + 10)
+    letter = StoredDeadLetter("bluesky:jetstream:0:77", "record_too_large", "decode", "m", "", NOW, None,
+                              value[:ORIGINAL_MAX_BYTES], "bluesky:jetstream", 0, 77, len(value),
+                              hashlib.sha256(value).hexdigest())
+
+    def never(topic, partition, offset):
+        raise AssertionError("no Kafka topic to read from")
+
+    assert whole_original(letter, never) is None
+    assert "never reached Kafka" in caplog.text
+
+
 
 class SentFuture:
     def succeeded(self) -> bool:
