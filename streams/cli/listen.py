@@ -77,7 +77,9 @@ async def _listen(connector: Any, settings: Any, args: argparse.Namespace) -> No
         loop.add_signal_handler(sig, stop.set)
     try:
         await _run_until_stopped(runner.run(), stop)
-        log.info("%s: stopped after %d posts (checkpoint written)", connector.source_id, runner.posts_total)
+        log.info("%s: stopped after %d posts; %s", connector.source_id, runner.posts_total,
+                 f"last checkpoint {dict(runner.written_cursor)}" if runner.written_cursor is not None
+                 else "no new checkpoint")
     finally:
         if site_runner is not None:
             await site_runner.cleanup()

@@ -135,10 +135,10 @@ async def test_source_runner_a_failed_send_is_sent_again_and_the_restart_resumes
                     lambda: bool(checkpoints.saved) and checkpoints.saved[-1].cursor == {"n": "2"})
     assert len(set(producer.keys("raw"))) == 3, "the unit whose send failed was sent again"
     second = Units(units)
-    await run_until(SourceRunner(second, producer=producer, checkpoints=checkpoints, topics=TOPICS,
-                                 metrics=SourceMetrics.create(), policy=FAST, checkpoint_seconds=0.01),
-                    lambda: checkpoints.saved[-1].cursor == {"n": "4"})
-    assert second.resumed_from == [{"n": "2"}]
+    resumed = SourceRunner(second, producer=producer, checkpoints=checkpoints, topics=TOPICS,
+                           metrics=SourceMetrics.create(), policy=FAST, checkpoint_seconds=0.01)
+    await run_until(resumed, lambda: checkpoints.saved[-1].cursor == {"n": "4"})
+    assert second.resumed_from == [{"n": "2"}] and resumed.written_cursor == {"n": "4"}
     assert len(producer.keys("raw")) == len(set(producer.keys("raw"))) == 5
     assert checkpoints.saved[-1].posts_total == 5
 

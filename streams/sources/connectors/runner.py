@@ -177,6 +177,7 @@ class SourceRunner:
         self._saved_cursor: Cursor | None = None
         self._saved_at = 0.0
         self.posts_total = 0
+        self.written_cursor: Cursor | None = None  # the last checkpoint this runner wrote (None: none yet)
         self._newest_post: datetime | None = None
 
     async def run(self) -> None:
@@ -279,4 +280,5 @@ class SourceRunner:
         await until_done(lambda: self._checkpoints.save(checkpoint), policy=self._policy,
                          what=f"{self.connector.source_id}: writing the checkpoint")
         self._saved_cursor, self._saved_at = checkpoint.cursor, self._clock()
+        self.written_cursor = checkpoint.cursor
         self._checkpoint_ts.set(checkpoint.written_at.timestamp())
