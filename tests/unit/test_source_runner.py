@@ -207,3 +207,42 @@ async def test_source_runner_listen_work_that_ends_by_itself_raises_its_error():
 
     with pytest.raises(RuntimeError, match="config"):
         await _run_until_stopped(fails(), asyncio.Event())
+
+
+class RefusesOne(MemoryProducer):
+    """A broker that refuses every send holding one given key, as it does a record it finds invalid."""
+
+    def __init__(self, bad_key: bytes) -> None:
+        super().__init__()
+        self.bad_key = bad_key
+
+    async def enqueue(self, messages):
+        from aiokafka.errors import InvalidMessageError
+
+        future = asyncio.get_running_loop().create_future()
+        if any(key == self.bad_key for _, key, _ in messages):
+            future.set_exception(InvalidMessageError())
+        else:
+            self.messages.extend(messages)
+            future.set_result(None)
+        return [future]
+
+
+@in_loop
+async def test_source_runner_a_record_the_broker_keeps_refusing_becomes_a_dead_letter_and_the_rest_goes_on():
+    post = json.loads(fixture("bluesky_post.json"))
+    page = []
+    for n in range(4):
+        post["commit"]["rkey"] = f"rk{n}"
+        page.append(json.dumps(post).encode())
+    units = [Fetched(page, {"n": "0"}), post_unit(9)]
+    bad = f"bluesky:at://{post['did']}/app.bsky.feed.post/rk2".encode()
+    producer, checkpoints = RefusesOne(bad), MemoryCheckpoints()
+    await run_until(SourceRunner(Units(units), producer=producer, checkpoints=checkpoints, topics=TOPICS,
+                                 metrics=SourceMetrics.create(), policy=FAST, checkpoint_seconds=0.01),
+                    lambda: bool(checkpoints.saved) and checkpoints.saved[-1].cursor == {"n": "9"})
+    assert len(set(producer.keys("raw"))) == 4 and bad.decode() not in producer.keys("raw")
+    ((_, _, value),) = producer.on("deadletter")
+    letter = DeadLetter.model_validate_json(value)
+    assert letter.error_code == "processing_failed" and "CorruptRecordException" in letter.error_message
+    assert RawEvent.model_validate_json(letter.original).event_id == bad.decode()

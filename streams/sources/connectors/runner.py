@@ -17,7 +17,8 @@ What a payload becomes (`to_messages`), so nothing is lost:
 - anything else (not JSON, not a post, invalid) → its bytes as they came, unkeyed, on the raw topic: the worker
   dead-letters it with its code, as it does for replayed files;
 - a message over the topic's size limit → a bounded `record_too_large` dead letter on the dead-letter topic (its
-  `source_topic` is the source id: it never reached Kafka, so only its prefix, size and sha256 remain).
+  `source_topic` is the source id: it never reached Kafka, so only its prefix, size and sha256 remain); so does a
+  message the broker keeps refusing for itself (`isolating`: the rest of its unit goes through).
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ from typing import Any, Protocol
 
 from processors.normalizers import NormalizationError
 from processors.normalizers.deletions import deletion_of
-from schemas.errors import ErrorCode
 from schemas.source_checkpoint import SourceCheckpoint
 from streams import codec
 from streams.metrics import SourceMetrics
-from streams.runtime.failure_policy import RecordTooLarge, RetryPolicy, until_done
+from streams.runtime.failure_policy import RecordTooLarge, RetryPolicy, describe, error_code, isolating, until_done
 from streams.runtime.producer import acknowledged, check_size
 from streams.sources.connectors.base import Connector, Cursor, Fetched
 from streams.sources.connectors.checkpoints import CheckpointStore
@@ -122,10 +122,16 @@ def _message(raw: bytes, obj: object | None, *, source: str, topics: SourceTopic
 
 
 def _too_large(raw: bytes, exc: RecordTooLarge, *, source: str, topics: SourceTopics, now: datetime) -> Message:
-    digest = hashlib.sha256(raw).digest()
-    letter = codec.make_dead_letter(raw, topic=source, partition=0, offset=int.from_bytes(digest[:7], "big"),
-                                    key=None, code=ErrorCode.RECORD_TOO_LARGE, message=str(exc), stage="decode",
-                                    now=now)
+    return refused(raw, None, exc, source=source, topics=topics, now=now)
+
+
+def refused(value: bytes, key: bytes | None, exc: BaseException, *, source: str, topics: SourceTopics,
+            now: datetime) -> Message:
+    """A bounded dead letter for a record that never reached Kafka (over the size limit, or refused by the broker);
+    its source is the connector's source id and its id is stable per content, so a resend replaces it."""
+    digest = hashlib.sha256(value).digest()
+    letter = codec.make_dead_letter(value, topic=source, partition=0, offset=int.from_bytes(digest[:7], "big"),
+                                    key=key, code=error_code(exc), message=describe(exc), stage="decode", now=now)
     return topics.deadletter, letter.dead_letter_id.encode(), codec.encode_model(letter)
 
 
@@ -250,8 +256,10 @@ class SourceRunner:
                 await acknowledged(unit.pending)
             except Exception:  # noqa: BLE001 - the failure policy decides; a resend is deduplicated downstream
                 log.warning("%s: a send failed; sending the unit again", self.connector.source_id, exc_info=True)
-                await until_done(functools.partial(self._producer.send_all, converted.messages), policy=self._policy,
-                                 what=f"{self.connector.source_id}: producing again")
+                # Infrastructure faults are retried for as long as it takes; a record the broker keeps refusing is
+                # isolated and becomes a dead letter, and the rest of the unit goes through.
+                await isolating(converted.messages, self._producer.send_all, isolate=self._refused,
+                                policy=self._policy, what=f"{self.connector.source_id}: producing again")
         async with self._room:
             self._in_flight -= len(converted.messages)
             self._in_flight_gauge.set(self._in_flight)
@@ -269,6 +277,12 @@ class SourceRunner:
         self._progress.set(now.timestamp())
         if unit.cursor is not None:
             self._cursor = dict(unit.cursor)
+
+    async def _refused(self, message: Message, exc: BaseException) -> None:
+        letter = refused(message[2], message[1], exc, source=self.connector.source_id, topics=self._topics,
+                         now=self._now())
+        await until_done(functools.partial(self._producer.send_all, [letter]), policy=self._policy,
+                         what=f"{self.connector.source_id}: producing a dead letter")
 
     async def _checkpoint(self, *, force: bool) -> None:
         if self._cursor is None or self._cursor == self._saved_cursor:
