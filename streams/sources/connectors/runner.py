@@ -6,8 +6,8 @@ Two tasks joined by a queue of units (one `Fetched` each):
    messages wait for acks, stop taking units: the connector is not read, which is the back-pressure.
 2. **settle**, in queue order: wait for a unit's acks (a send that failed is sent again under the failure policy,
    retried for as long as it takes: the broker being down blocks, never drops); count it; its cursor becomes the
-   latest resume point. At most every `checkpoint_seconds`, and when the queue runs dry, write that point to the
-   sources topic. Because units settle in order, a written cursor never runs ahead of an unacknowledged post.
+   latest resume point. At most every `checkpoint_seconds`, and once no unit came for that long, write that point
+   to the sources topic. Because units settle in order, a written cursor never runs ahead of an unacknowledged post.
 On stop (SIGINT/SIGTERM) reading ends, the units in flight settle, and a last checkpoint is written. After a kill -9
 the posts read after the last checkpoint are read again; `event_id` absorbs them downstream.
 
@@ -247,7 +247,7 @@ class SourceRunner:
                 await self._checkpoint(force=True)
                 return
             await self._settle(unit)
-            await self._checkpoint(force=self._queue.empty())
+            await self._checkpoint(force=False)  # at most every checkpoint_seconds; an idle queue writes it (above)
 
     async def _settle(self, unit: _Unit) -> None:
         converted = unit.converted
