@@ -71,9 +71,19 @@ def safe_url(url: str | Any) -> str:
     return str(url).split("?", 1)[0]
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case: responses carry case-insensitive headers, but callers and tests may hand in
+    plain dicts, and proxies lower-case names."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lower = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lower), None)
+
+
 def retry_after_seconds(headers: Mapping[str, str], *, now: float) -> float | None:
     """`Retry-After` as seconds from `now` (Unix seconds): delta-seconds or an HTTP date; None when absent/bad."""
-    value = headers.get("Retry-After") or headers.get("retry-after")
+    value = header(headers, "Retry-After")
     if not value:
         return None
     value = value.strip()
@@ -92,8 +102,23 @@ RateLimitReset = Callable[[Mapping[str, str], float], float | None]
 
 def x_rate_limit_reset(headers: Mapping[str, str], now: float) -> float | None:
     """X: `x-rate-limit-reset` is the Unix time (seconds) the window resets."""
-    value = headers.get("x-rate-limit-reset")
+    value = header(headers, "x-rate-limit-reset")
     return max(0.0, float(value) - now) if value and value.isdigit() else None
+
+
+def retry_of(status: int, headers: Mapping[str, str], *, now: float, rate_limit_reset: RateLimitReset | None = None
+             ) -> tuple[str, float | None] | None:
+    """For an answer worth asking again: which of `Backoffs`' schedules applies (`rate_limited` for 429, `server` for
+    5xx) and the seconds the answer itself asks to wait (None: the schedule's delay). None for any other status: a
+    refusal that waiting does not cure. Streaming connectors, which cannot use `request`, classify with it too."""
+    if status == 429:
+        wait = retry_after_seconds(headers, now=now)
+        if wait is None and rate_limit_reset is not None:
+            wait = rate_limit_reset(headers, now)
+        return "rate_limited", wait
+    if status >= 500:
+        return "server", retry_after_seconds(headers, now=now)
+    return None
 
 
 async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -127,16 +152,10 @@ async def request(
                 body = await _read_body(resp, max_body_bytes)
                 if 200 <= resp.status < 300:
                     return Response(resp.status, CIMultiDict(resp.headers), body)
-                if resp.status == 429:
-                    reason = "rate_limited"
-                    wait = retry_after_seconds(resp.headers, now=clock())
-                    if wait is None and rate_limit_reset is not None:
-                        wait = rate_limit_reset(resp.headers, clock())
-                elif resp.status >= 500:
-                    reason = "server"
-                    wait = retry_after_seconds(resp.headers, now=clock())
-                else:
+                retry = retry_of(resp.status, resp.headers, now=clock(), rate_limit_reset=rate_limit_reset)
+                if retry is None:
                     raise HttpRefused(resp.status, safe_url(url), body, CIMultiDict(resp.headers))
+                reason, wait = retry
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = "network"
             log.debug("%s %s: %s", method, safe_url(url), type(exc).__name__)

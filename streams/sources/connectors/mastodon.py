@@ -64,7 +64,15 @@ from schemas.events import Network
 from streams.runtime.failure_policy import RetryPolicy
 from streams.settings import SourcesSettings
 from streams.sources.connectors.base import ConnectorConfigError, Cursor, Fetched, SourceEvents
-from streams.sources.connectors.http import Backoffs, HttpRefused, Response, request, retry_after_seconds, safe_url
+from streams.sources.connectors.http import (
+    Backoffs,
+    HttpRefused,
+    Response,
+    header,
+    request,
+    retry_of,
+    safe_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +106,9 @@ def default_backoffs() -> Backoffs:
                     rate_limited=RetryPolicy(60.0, 900.0))
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case (http.Response.headers is a plain dict)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lower = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lower), None)
-
-
 def mastodon_rate_limit_reset(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds until `X-RateLimit-Reset`, an ISO 8601 time (`2022-11-21T21:00:00.304384Z`); None when absent/bad."""
-    value = _header(headers, "X-RateLimit-Reset")
+    value = header(headers, "X-RateLimit-Reset")
     if not value:
         return None
     try:
@@ -252,7 +251,7 @@ class MastodonConnector:
                 await self._sleep(wait)
         resp = await request(run.session, "GET", url, events=run.events, backoffs=self.backoffs, params=params,
                              rate_limit_reset=mastodon_rate_limit_reset, sleep=self._sleep, clock=self._clock)
-        remaining = _header(resp.headers, "X-RateLimit-Remaining")
+        remaining = header(resp.headers, "X-RateLimit-Remaining")
         if remaining is not None and remaining.strip().isdigit() and int(remaining) <= 0:
             reset = mastodon_rate_limit_reset(resp.headers, self._clock())
             if reset is not None:
@@ -418,11 +417,10 @@ class MastodonConnector:
 
     def _handshake_refused(self, exc: aiohttp.WSServerHandshakeError) -> tuple[str, float | None]:
         headers: Mapping[str, str] = exc.headers or {}
-        if exc.status == 429:
-            wait = retry_after_seconds(headers, now=self._clock())
-            return "rate_limited", wait if wait is not None else mastodon_rate_limit_reset(headers, self._clock())
-        if exc.status >= 500:
-            return "http_5xx", retry_after_seconds(headers, now=self._clock())
+        retry = retry_of(exc.status, headers, now=self._clock(), rate_limit_reset=mastodon_rate_limit_reset)
+        if retry is not None:
+            backoff, wait = retry
+            return ("http_5xx" if backoff == "server" else backoff), wait
         if exc.status in (401, 403):
             raise ConnectorConfigError(f"{self.instance} refused the access token for streaming (HTTP {exc.status});"
                                        f" check {TOKEN_ENV}") from None

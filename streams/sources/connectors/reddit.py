@@ -75,7 +75,7 @@ from schemas.events import Network
 from streams.runtime.failure_policy import RetryPolicy
 from streams.settings import SourcesSettings
 from streams.sources.connectors.base import ConnectorConfigError, Cursor, Fetched, SourceEvents
-from streams.sources.connectors.http import Backoffs, HttpRefused, Response, request, safe_url
+from streams.sources.connectors.http import Backoffs, HttpRefused, Response, header, request, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ Run it as is, with internet:
 
 def reddit_rate_limit_reset(headers: Mapping[str, str], now: float) -> float | None:
     """Reddit: `X-Ratelimit-Reset` is the number of seconds to the end of the window (`now` is not needed)."""
-    return _number(_header(headers, "x-ratelimit-reset"))
+    return _number(header(headers, "x-ratelimit-reset"))
 
 
 class RedditConnector:
@@ -475,14 +475,14 @@ class _Api:
             await self.c._sleep(delay)
 
     def _note_window(self, headers: Mapping[str, str]) -> None:
-        remaining = _number(_header(headers, "x-ratelimit-remaining"))
+        remaining = _number(header(headers, "x-ratelimit-remaining"))
         if remaining is None or remaining >= RESERVE:
             return
         reset = reddit_rate_limit_reset(headers, self.c._clock())
         delay = reset if reset is not None else self.c.backoffs.rate_limited.delay(1)
         self._resume_at = self.c._clock() + delay
         log.info("%s: %g requests left in Reddit's rate-limit window (%s used); pausing %.0fs until it resets",
-                 self.c.source_id, remaining, _header(headers, "x-ratelimit-used") or "?", delay)
+                 self.c.source_id, remaining, header(headers, "x-ratelimit-used") or "?", delay)
 
     async def _wait_for_window(self) -> None:
         if self._resume_at is None:
@@ -495,7 +495,7 @@ class _Api:
     def _refusal(self, listing: _Listing, exc: HttpRefused) -> ConnectorConfigError:
         where = f"r/{'+'.join(self.c.subreddits)}" if self.c.subreddits else listing.path
         if 300 <= exc.status < 400:
-            location = _header(exc.headers, "location") or ""
+            location = header(exc.headers, "location") or ""
             if "/subreddits/search" in location:
                 return ConnectorConfigError(f"{where}: no such subreddit (Reddit redirects {listing.path} to "
                                             "/subreddits/search)")
@@ -534,13 +534,6 @@ def _reason(body: bytes) -> str:
         if words:
             return ", ".join(words)[:200]
     return body[:200].decode("utf-8", "replace")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _number(value: object) -> float | None:

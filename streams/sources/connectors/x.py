@@ -81,7 +81,7 @@ from streams.sources.connectors.http import (
     HttpRefused,
     Sleep,
     request,
-    retry_after_seconds,
+    retry_of,
     safe_url,
     x_rate_limit_reset,
 )
@@ -612,17 +612,13 @@ class XFilteredStream:
                         reason = "closed"
                     else:
                         body = await resp.content.read(64 * 1024)
-                        if resp.status == 429:
-                            reason = "rate_limited"
-                            wait = retry_after_seconds(resp.headers, now=self.clock())
-                            if wait is None:
-                                wait = x_rate_limit_reset(resp.headers, self.clock())
-                            log.warning("%s: %s stream: %s", self.source_id, feed.kind, _problem_of(body))
-                        elif resp.status >= 500:
-                            reason = "server"
-                            wait = retry_after_seconds(resp.headers, now=self.clock())
-                        else:
+                        retry = retry_of(resp.status, resp.headers, now=self.clock(),
+                                         rate_limit_reset=x_rate_limit_reset)
+                        if retry is None:
                             raise ConnectorConfigError(_refusal(resp.status, body, f"GET {safe_url(url)}"))
+                        reason, wait = retry
+                        if reason == "rate_limited":
+                            log.warning("%s: %s stream: %s", self.source_id, feed.kind, _problem_of(body))
             except _Stalled:
                 reason = "stalled"
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
