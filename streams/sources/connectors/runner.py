@@ -149,7 +149,7 @@ class _Events:
         self._metrics, self._labels = metrics, {"source": source, "network": network}
 
     def connected(self) -> None:
-        log.info("%s: connected", self._labels["source"])
+        log.debug("%s: connected", self._labels["source"])  # each connector logs its connection, with the details
 
     def reconnecting(self, reason: str, delay: float) -> None:
         self._metrics.reconnects.labels(**self._labels, reason=reason).inc()
