@@ -168,6 +168,8 @@ class SourceRunner:
         self._topics, self._metrics, self._policy, self._limits = topics, metrics, policy, limits
         self._max_in_flight, self._checkpoint_seconds = max(1, max_in_flight), checkpoint_seconds
         self._now, self._clock = now, clock
+        # Mastodon's connector names its instance: a `delete` frame's status id is that instance's.
+        self._instance: str | None = getattr(connector, "instance", None)
         labels = {"source": connector.source_id, "network": connector.network.value}
         self._posts, self._deletions = metrics.posts.labels(**labels), metrics.deletions.labels(**labels)
         self._unreadable = metrics.unreadable.labels(**labels)
@@ -222,7 +224,7 @@ class SourceRunner:
         async for fetched in stream:
             converted = to_messages(fetched, source=self.connector.source_id, topics=self._topics, now=self._now(),
                                     max_message_bytes=self._producer.max_message_bytes,
-                                    instance=getattr(self.connector, "instance", None), limits=self._limits)
+                                    instance=self._instance, limits=self._limits)
             await self._reserve(len(converted.messages))
             pending = await until_done(functools.partial(self._producer.enqueue, converted.messages),
                                        policy=self._policy, what=f"{self.connector.source_id}: producing") \
