@@ -16,15 +16,10 @@ Two layers:
   Term baselines (entities, hashtags, words) are exponentially decayed counts with mean age K minutes,
   pruned to `max_baseline_terms` per subject, so state per subject is O(K + max_baseline_terms).
 
-* `SpikeTracker` — windowing in front of the fold: assigns each EnrichedEvent to the one-minute bucket
-  of its `created_at`, per subject (every brand query it matched, each distinct entity canonical and
-  hashtag), and closes buckets when the event-time watermark passes them. The watermark is the minimum
-  over input partitions of each partition's latest event time (capped at `now`), minus
-  `allowed_lateness`; a partition is dropped from the minimum by `forget_partition` (the agent does this
-  for idle partitions). Events for an already closed minute are counted in `late_events` and ignored.
-  Brand queries are always followed; entities and hashtags share `max_subjects` slots, the least
-  recently seen subject is evicted first. A subject first seen after the tracker started gets a history
-  of zeros back to the tracker's first minute (it truly had no mentions), so a brand-new hashtag burst is
+* Windowing in front of the fold is processors/spike_merge.py: partial minute counts per stored batch, merged
+  per subject and closed by an event-time watermark over every source partition (the worker's Faust agent,
+  streams/alerting/). A subject's minutes are folded in order; a subject first seen after its partition's first
+  minute gets a history of zeros back to that minute (it truly had no mentions), so a brand-new hashtag burst is
   detectable; before `min_history` minutes nothing alerts.
 
 Explanation lift, with additive smoothing (α = `smoothing`, β = 2α):
@@ -37,15 +32,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from statistics import median
-from typing import Literal
+from typing import Any, Literal
 
 from schemas.alert import Alert, AlertExplanation, TermLift
-from schemas.events import EnrichedEvent, SentimentLabel
 
 SubjectType = Literal["topic", "entity", "hashtag"]
 # A brand query's subject_type. "topic" is the legacy name Alert v1 publishes (schemas/alert.py): renaming a
@@ -302,201 +295,25 @@ def terms_of(text: str) -> set[str]:
     return {w for w in words if len(w) >= 3 and w not in STOPWORDS}
 
 
-# --------------------------------------------------------------------------- windowing
+# --------------------------------------------------------------------------- state as JSON (a Faust table value)
 
 
-@dataclass
-class _Accumulator:
-    count: int = 0
-    negative: int = 0
-    sentiment_sum: float = 0.0
-    terms: Counter[tuple[TermKind, str]] = field(default_factory=Counter)
-    examples: list[Example] = field(default_factory=list)
-    negative_examples: list[Example] = field(default_factory=list)
+def series_to_json(state: SeriesState) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(UTC).isoformat()
+
+    return {"next_start": iso(state.next_start), "counts": list(state.counts), "negatives": list(state.negatives),
+            "sentiment_sums": list(state.sentiment_sums),
+            "baseline_terms": [[k, t, c] for (k, t), c in state.baseline_terms.items()],
+            "baseline_posts": state.baseline_posts, "last_alert": {k: iso(v) for k, v in state.last_alert.items()},
+            "volume_score": state.volume_score, "negative_score": state.negative_score}
 
 
-@dataclass(frozen=True)
-class TrackerConfig:
-    detector: DetectorConfig = DetectorConfig()
-    max_subjects: int = 200  # entities + hashtags followed at once (brand queries are always followed)
-    allowed_lateness: timedelta = timedelta(seconds=30)
-    max_open_buckets: int = 15  # beyond this, the oldest minutes are closed even if a partition lags
-
-    def __post_init__(self) -> None:
-        if self.max_subjects < 0 or self.max_open_buckets < 1 or self.allowed_lateness < timedelta(0):
-            raise ValueError("max_subjects >= 0, max_open_buckets >= 1, allowed_lateness >= 0 required")
-
-
-@dataclass(frozen=True)
-class BrandQueryScore:
-    volume: float
-    negative: float
-    count: int
-
-
-SubjectKey = tuple[SubjectType, str]
-
-
-class SpikeTracker:
-    """Event-time one-minute buckets per subject in front of `fold`. Memory is bounded by
-    (brand queries + max_subjects) × (K + max_baseline_terms) plus the open minutes' accumulators."""
-
-    def __init__(self, brand_queries: Iterable[str], config: TrackerConfig | None = None) -> None:
-        self.config = config or TrackerConfig()
-        self.detector = self.config.detector
-        self.brand_queries = tuple(dict.fromkeys(brand_queries))
-        self.series: dict[SubjectKey, SeriesState] = {}
-        self.recent: OrderedDict[SubjectKey, None] = OrderedDict()  # LRU of entities/hashtags
-        self.open: dict[datetime, dict[SubjectKey, _Accumulator]] = {}
-        self.partition_time: dict[int, datetime] = {}
-        self.closed_until: datetime | None = None  # every minute before this is closed
-        self.first_start: datetime | None = None
-        self.late_events = 0
-        self.evictions = 0
-        self.brand_query_scores: dict[str, BrandQueryScore] = {}
-        self._bucket_starts: dict[int, datetime] = {}
-
-    # ------------------------------------------------------------------ input
-
-    def bucket_start(self, moment: datetime) -> datetime:
-        seconds = self.detector.bucket_seconds
-        ts = int(moment.timestamp())  # an aware datetime's timestamp does not depend on its zone
-        start = ts - ts % seconds
-        # Twice per post, mostly the same few minutes: reuse their datetimes (~2 µs each to build).
-        cached = self._bucket_starts.get(start)
-        if cached is None:
-            if len(self._bucket_starts) >= 4096:
-                self._bucket_starts.clear()
-            cached = self._bucket_starts[start] = datetime.fromtimestamp(start, tz=UTC)
-        return cached
-
-    def observe(self, event: EnrichedEvent, *, partition: int = 0, now: datetime) -> list[Alert]:
-        """Add one post; closes the minutes the watermark has passed and returns their alerts."""
-        created = event.event.created_at
-        start = self.bucket_start(created)
-        if self.closed_until is not None and start < self.closed_until:
-            self.late_events += 1
-            return []
-        if self.first_start is None:
-            self.first_start = start
-        subjects: list[SubjectKey] = [(BRAND_QUERY, q) for q in dict.fromkeys(event.topics) if q in self.brand_queries]
-        subjects += [("entity", c) for c in dict.fromkeys(e.canonical for e in event.entities) if c]
-        subjects += [("hashtag", h) for h in dict.fromkeys(event.hashtags) if h]
-        if subjects:
-            self._add(event, start, subjects)
-        seen = min(created, now)
-        previous = self.partition_time.get(partition)
-        if previous is None or seen > previous:
-            self.partition_time[partition] = seen
-        return self.advance(self.watermark(), detected_at=now)
-
-    def _add(self, event: EnrichedEvent, start: datetime, subjects: list[SubjectKey]) -> None:
-        negative = event.sentiment.label is SentimentLabel.NEGATIVE
-        canonicals = {e.canonical for e in event.entities if e.canonical}
-        terms: list[tuple[TermKind, str]] = [("entity", c) for c in canonicals]
-        terms += [("hashtag", h) for h in set(event.hashtags)]
-        terms += [("term", w) for w in terms_of(event.event.text)]
-        example = Example(event.event_id, event.event.text[:EXAMPLE_TEXT_CHARS])
-        minute = self.open.setdefault(start, {})
-        limit = self.detector.max_examples
-        for key in subjects:
-            if key[0] != BRAND_QUERY:
-                self._touch(key)
-            acc = minute.get(key)
-            if acc is None:
-                acc = minute[key] = _Accumulator()
-            acc.count += 1
-            acc.sentiment_sum += event.sentiment.score
-            acc.terms.update(terms)
-            if len(acc.examples) < limit:
-                acc.examples.append(example)
-            if negative:
-                acc.negative += 1
-                if len(acc.negative_examples) < limit:
-                    acc.negative_examples.append(example)
-
-    def _touch(self, key: SubjectKey) -> None:
-        if key in self.recent:
-            self.recent.move_to_end(key)
-            return
-        self.recent[key] = None
-        while len(self.recent) > self.config.max_subjects:
-            old, _ = self.recent.popitem(last=False)
-            self.series.pop(old, None)
-            for minute in self.open.values():
-                minute.pop(old, None)
-            self.evictions += 1
-
-    def forget_partition(self, partition: int) -> None:
-        """The partition is idle or revoked: it no longer holds the watermark back."""
-        self.partition_time.pop(partition, None)
-
-    # ------------------------------------------------------------------ time
-
-    def watermark(self) -> datetime | None:
-        if not self.partition_time:
-            return None
-        return min(self.partition_time.values()) - self.config.allowed_lateness
-
-    def advance(self, watermark: datetime | None, *, detected_at: datetime) -> list[Alert]:
-        """Close, in order, every minute that ends at or before `watermark` — minutes with posts and, for the
-        brand queries, empty ones (at most K+1 in a row; beyond that they change nothing) — and the oldest
-        open minutes beyond `max_open_buckets`. Returns the alerts the closed minutes raise."""
-        alerts: list[Alert] = []
-        bucket = self.detector.bucket
-        while len(self.open) > self.config.max_open_buckets:
-            oldest = min(self.open)
-            alerts += self._close(oldest, self.open.pop(oldest), detected_at)
-        if watermark is None:
-            return alerts
-        through = self.bucket_start(watermark)  # minutes starting before it end at or before the watermark
-        if self.closed_until is not None and through <= self.closed_until:
-            return alerts  # nothing to close: open minutes all start at or after closed_until (later = late)
-        while True:
-            due = [m for m in self.open if m < through]
-            next_open = min(due) if due else None
-            stop = next_open if next_open is not None else through
-            cursor = self.closed_until
-            if cursor is not None:
-                end = min(stop, cursor + bucket * (self.detector.baseline_buckets + 1))
-                while cursor < end:
-                    alerts += self._close(cursor, {}, detected_at)
-                    cursor += bucket
-            if next_open is None:
-                break
-            alerts += self._close(next_open, self.open.pop(next_open), detected_at)
-        if self.closed_until is None or through > self.closed_until:
-            self.closed_until = through
-        return alerts
-
-    def _close(self, start: datetime, minute: dict[SubjectKey, _Accumulator], detected_at: datetime) -> list[Alert]:
-        alerts: list[Alert] = []
-        keys: list[SubjectKey] = [(BRAND_QUERY, q) for q in self.brand_queries]
-        keys += [k for k in minute if k[0] != BRAND_QUERY]
-        for key in keys:
-            acc = minute.get(key)
-            bucket = Bucket(
-                subject_type=key[0], subject=key[1], start=start,
-                count=acc.count if acc else 0, negative=acc.negative if acc else 0,
-                sentiment_sum=acc.sentiment_sum if acc else 0.0,
-                terms=dict(acc.terms) if acc else {},
-                examples=tuple(acc.examples) if acc else (),
-                negative_examples=tuple(acc.negative_examples) if acc else (),
-            )
-            state = self.series.get(key)
-            if state is None:
-                state = SeriesState(next_start=self.first_start if self.first_start is not None
-                                    and self.first_start < start else None)
-            state, raised = fold(state, bucket, self.detector, detected_at=detected_at)
-            self.series[key] = state
-            alerts += raised
-            if key[0] == BRAND_QUERY:
-                self.brand_query_scores[key[1]] = BrandQueryScore(state.volume_score, state.negative_score,
-                                                                  bucket.count)
-        if self.closed_until is None or start + self.detector.bucket > self.closed_until:
-            self.closed_until = start + self.detector.bucket
-        return alerts
-
-    @property
-    def subject_count(self) -> int:
-        return len(self.series)
+def series_from_json(data: Mapping[str, Any]) -> SeriesState:
+    start = data["next_start"]
+    return SeriesState(
+        next_start=None if start is None else datetime.fromisoformat(start), counts=tuple(data["counts"]),
+        negatives=tuple(data["negatives"]), sentiment_sums=tuple(data["sentiment_sums"]),
+        baseline_terms={(k, t): c for k, t, c in data["baseline_terms"]}, baseline_posts=data["baseline_posts"],
+        last_alert={k: datetime.fromisoformat(v) for k, v in data["last_alert"].items()},
+        volume_score=data["volume_score"], negative_score=data["negative_score"])

@@ -1,14 +1,19 @@
 """The worker: a Faust application hosting the pipeline's stages, composed from parts built and tested alone.
 
-    social.raw.v1 ──► enrich ──► social.enriched.v1 ──► clickhouse_sink ──► <db>.events ──► alerts ──► social.alerts.v1
-                         └──────────────┬──────────────────────┘
-                                        ▼
-                              social.deadletter.v1 ──► deadletter_sink ──► <db>.dead_letters
+    social.raw.v1 ──► enrich ──► social.enriched.v1 ──► clickhouse_sink ──► <db>.events
+                         │                                   └─► counts ──► social.counts.v1
+                         └──────────────┬────────────────────┘                    │ Faust agent spike-detector
+                                        ▼                                          ▼ (tables spike-open/-series/-clock)
+                              social.deadletter.v1 ──► deadletter_sink     social.alerts.v1 + <db>.alerts
+                                        ▼                                          │ <app id>-spike-signals
+                                  <db>.dead_letters                                ▼ Faust agent incidents
+                                                                           social.incidents.v1 + <db>.incidents
 
-Faust owns the worker's lifecycle, its web server (/metrics), timers and leader election. Every stage is the same
-kind of thing: a batch consumer in its own consumer group (streams/runtime/batch_consumer.py) handing batches to a
-stage object (streams/stages/), under one failure policy (streams/runtime/failure_policy.py) and one producer.
-Why batch consumers and not Faust agents: docs/DESIGN.md.
+Faust owns the worker's lifecycle, its web server (/metrics), timers, leader election, and the two agents over
+small keyed streams with changelog-backed tables (streams/stages/alerts.py, incidents.py). The hot stages are
+batch consumers in their own consumer groups (streams/runtime/batch_consumer.py) handing batches to a stage object
+(streams/stages/), under one failure policy (streams/runtime/failure_policy.py) and one producer. Why batch
+consumers and not Faust agents for those: docs/DESIGN.md.
 """
 
 from __future__ import annotations
@@ -16,28 +21,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 
 from processors.brand_queries import load_brand_queries
+from schemas.signals import SpikeSignals
+from streams import codec
 from streams.codec import Limits
 from streams.metrics import Metrics, install_worker_metrics
 from streams.runtime.batch_consumer import BatchConsumer
-from streams.runtime.failure_policy import RetryPolicy
+from streams.runtime.failure_policy import RetryPolicy, until_done
 from streams.runtime.nlp_process import EnrichProcess
 from streams.runtime.process_tuning import freeze_heap
 from streams.runtime.producer import BatchProducer
 from streams.runtime.records import Destination
 from streams.settings import Settings, consumer_groups, enrich_batch_size
 from streams.sinks.clickhouse.client import connect
+from streams.sinks.clickhouse.earlier import EarlierCopies
 from streams.sinks.clickhouse.writer import ClickHouseWriter, RowWriter
-from streams.stages.alerts import alerting_stage
+from streams.stages.alerts import SpikeDetector, alert_emitter
 from streams.stages.clickhouse_sink import ClickHouseSinkStage
+from streams.stages.counts import CountsStage, FindEarlier, Send, no_earlier_copies
 from streams.stages.dead_letters import DeadLetterSinkStage
 from streams.stages.enrich import Enricher, EnrichStage, InProcessEnricher
+from streams.stages.incidents import IncidentGrouper
 from streams.trends.baselines import refresh as refresh_baselines
 
 log = logging.getLogger(__name__)
@@ -54,6 +65,7 @@ class Wiring:
     writer_factory: Callable[[], RowWriter]
     enricher_factory: Callable[[], Enricher]
     metrics: Metrics
+    earlier_copies: FindEarlier = no_earlier_copies
     clock: Callable[[], datetime] = utcnow
 
 
@@ -69,7 +81,8 @@ def default_wiring(settings: Settings, metrics: Metrics) -> Wiring:
             return InProcessEnricher(models=None, limits=Limits(max_text_chars=nlp.max_text_chars))
         return EnrichProcess(nlp, gc_threshold=settings.worker.gc_threshold)
 
-    return Wiring(writer_factory=writer, enricher_factory=enricher, metrics=metrics)
+    earlier = EarlierCopies(lambda: connect(ch, database=ch.database), f"{ch.database}.events")
+    return Wiring(writer_factory=writer, enricher_factory=enricher, metrics=metrics, earlier_copies=earlier)
 
 
 def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
@@ -80,13 +93,13 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     producer = BatchProducer(kafka, client_id=f"{settings.worker.app_id}-{os.getpid()}",
                              max_message_bytes=kafka.max_message_bytes)
     enricher = wiring.enricher_factory()
-    alerts = alerting_stage(brand_queries=load_brand_queries(nlp.brand_queries_path).names(),
-                            writer=wiring.writer_factory(), table=f"{ch.database}.alerts", send=producer.send_all,
-                            alerts_topic=kafka.alerts_topic, policy=policy, metrics=metrics, clock=clock)
+    brand_queries = load_brand_queries(nlp.brand_queries_path).names()
+    counts = CountsStage(brand_queries, kafka.counts_topic, kafka.enriched_topic, kafka.partitions,
+                         producer.send_all, wiring.earlier_copies, policy, metrics, clock)
     enrich = EnrichStage(enricher, producer, {Destination.ENRICHED: kafka.enriched_topic,
                                               Destination.DEADLETTER: kafka.deadletter_topic}, policy, metrics, clock)
     sink = ClickHouseSinkStage(wiring.writer_factory(), f"{ch.database}.events", producer, kafka.deadletter_topic,
-                               policy, metrics, clock, after_stored=alerts.observe)
+                               policy, metrics, clock, after_stored=counts.after_stored)
     dead_letters = DeadLetterSinkStage(wiring.writer_factory(), f"{ch.database}.dead_letters", policy, metrics)
     groups = consumer_groups(settings)
     stages = [
@@ -103,11 +116,64 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     # enrich stage joins its group) outlive the stages.
     for service in (producer, *([enricher] if isinstance(enricher, EnrichProcess) else []), *stages):
         app.service(service)  # type: ignore[arg-type]  # faust types it for classes; it takes instances too
-    app.timer(interval=5.0)(alerts.on_idle)
+    spike_agents(app, settings, wiring, producer.send_all, policy, brand_queries)
+    sink_stage = stages[1]
+
+    async def caught_up_partitions() -> None:
+        await counts.on_idle(sink_stage.lags)
+
+    app.timer(interval=CAUGHT_UP_SECONDS)(caught_up_partitions)
     if ch.baseline_refresh_seconds > 0:
         app.timer(interval=ch.baseline_refresh_seconds, on_leader=True)(baseline_refresher(settings, clock))
     install_worker_metrics(app, metrics, stages=stages)  # GET /metrics, Faust's monitor, consumer lag
     return app
+
+
+CAUGHT_UP_SECONDS = 5.0  # how often the sink tells the detector which partitions have nothing left
+
+
+def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send, policy: RetryPolicy,
+                 brand_queries: Sequence[str]) -> None:
+    """The two Faust agents and their tables: spike-detector on social.counts.v1, incidents on the signals."""
+    kafka, ch, metrics, clock = settings.kafka, settings.clickhouse, wiring.metrics, wiring.clock
+    open_table = app.Table("spike-open", default=None, help="per subject: minutes not closed yet")
+    series_table = app.Table("spike-series", default=None, help="per subject: the detector's history")
+    clock_table = app.Table("spike-clock", default=None, help="per partition: source progress, minutes closed")
+    incident_table = app.Table("incidents", default=None, partitions=1, help="open incidents, pending signals")
+    signals_topic = app.topic(f"{settings.worker.app_id}-spike-signals", partitions=1, internal=True,
+                              key_type=bytes, value_type=bytes)
+
+    async def send_signals(message: SpikeSignals) -> None:
+        await until_done(lambda: _delivered(signals_topic.send(key=b"signals", value=codec.encode_model(message))),
+                         policy=policy, what="alerting", on_retry=metrics.retry_counter("alerting"))
+
+    detector = SpikeDetector(
+        brand_queries, kafka.partitions, open_table, series_table, clock_table,
+        emit_alerts=alert_emitter(writer=wiring.writer_factory(), table=f"{ch.database}.alerts", send=send,
+                                  alerts_topic=kafka.alerts_topic, policy=policy, metrics=metrics),
+        send_signals=send_signals, metrics=metrics, clock=clock)
+    grouper = IncidentGrouper(kafka.partitions, incident_table, wiring.writer_factory(), f"{ch.database}.incidents",
+                              send, kafka.incidents_topic, policy, metrics, clock)
+    counts_topic = app.topic(kafka.counts_topic, key_type=bytes, value_type=bytes)
+
+    @app.agent(counts_topic, name="spike-detector")
+    async def detect(stream: Any) -> None:
+        async for event in stream.events():
+            await detector.on_message(event.value, event.message.partition)
+
+    @app.agent(signals_topic, name="incidents")
+    async def group_incidents(stream: Any) -> None:
+        async for event in stream.events():
+            await grouper.on_message(event.value)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers loosely
+    async def forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        detector.on_revoked([tp.partition for tp in revoked if tp.topic == kafka.counts_topic])
+
+
+async def _delivered(sending: Awaitable[Any]) -> None:
+    """Faust's send returns a future of the broker's answer: wait for both."""
+    await (await sending)
 
 
 async def frozen_heap() -> None:
@@ -117,10 +183,12 @@ async def frozen_heap() -> None:
 
 
 def faust_app(settings: Settings) -> faust.App:
-    """Faust's part: lifecycle, web + /metrics, timers, leader election. It consumes no pipeline topic."""
+    """Faust's part: lifecycle, web + /metrics, timers, leader election, and the spike agents' tables, kept in memory
+    and rebuilt from their changelog topics on start and on rebalance (one standby replica follows them)."""
     kafka, worker = settings.kafka, settings.worker
     return faust.App(
         worker.app_id, broker=f"kafka://{kafka.bootstrap_servers}", datadir=str(worker.data_dir), store="memory://",
+        table_standby_replicas=1,
         key_serializer="raw", value_serializer="raw", topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor, producer_acks=-1, consumer_auto_offset_reset="earliest",
         web_host=worker.web_host, web_port=worker.web_port, broker_commit_interval=1.0,

@@ -39,10 +39,12 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from processors.normalizers import NormalizationError, detect_and_normalize
+from schemas.counts import CountsEntry, Progress, SubjectPartial
 from schemas.deadletter import KEY_MAX_BYTES, ORIGINAL_MAX_BYTES, DeadLetter
 from schemas.errors import ErrorCode
 from schemas.events import EnrichedEvent, RawEvent
 from schemas.fast import mirror
+from schemas.signals import SpikeSignals
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -368,3 +370,12 @@ def read_enriched(value: bytes | None) -> EnrichedEvent:
 
 def decode_dead_letter(value: bytes | None) -> DeadLetter:
     return decode_model(value, DeadLetter)
+
+
+def decode_counts(value: bytes | None) -> SubjectPartial | Progress:
+    """A social.counts.v1 value; raises CodecError."""
+    return decode_model(value, CountsEntry).root
+
+
+def decode_spike_signals(value: bytes | None) -> SpikeSignals:
+    return decode_model(value, SpikeSignals)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from schemas.topics import ALERTS, DEADLETTER, DELETIONS, ENRICHED, RAW, SOURCES, TopicSpec
+from schemas.topics import ALERTS, COUNTS, DEADLETTER, DELETIONS, ENRICHED, INCIDENTS, RAW, SOURCES, TopicSpec
 
-Role = Literal["raw", "enriched", "deadletter", "alerts", "deletions", "sources"]
+Role = Literal["raw", "enriched", "deadletter", "counts", "alerts", "incidents", "deletions", "sources"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
@@ -35,7 +35,12 @@ _DECLARED: Mapping[Role, _Declared] = {
     "raw": _Declared(RAW, group_suffix="-enrich"),
     "enriched": _Declared(ENRICHED, group_suffix="-clickhouse-sink"),
     "deadletter": _Declared(DEADLETTER, group_suffix="-deadletter-sink"),
+    # Read by the worker's Faust agent in Faust's own group "<app id>" (streams/alerting/); its state lives in
+    # Faust's changelog topics "<app id>-spike-*-changelog", which Faust creates and owns. The partials are
+    # consumed within seconds: a day covers a stopped spike detector.
+    "counts": _Declared(COUNTS, group_suffix="", retention_ms=24 * 3600 * 1000),
     "alerts": _Declared(ALERTS, group_suffix=None),
+    "incidents": _Declared(INCIDENTS, group_suffix=None),
     # Produced by the connectors (socialpulse listen); nothing in the pipeline consumes them yet.
     "deletions": _Declared(DELETIONS, group_suffix=None),
     # One checkpoint per source, read back whole when a connector starts: compaction keeps the latest per key.

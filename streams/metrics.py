@@ -57,6 +57,11 @@ class Metrics:
     alert_late_events: Counter
     alert_subjects: Gauge
     alert_watermark: Gauge
+    counts_messages: Counter
+    counts_bytes: Counter
+    counts_duplicates: Counter
+    incidents: Counter
+    incident_open: Gauge
 
     def dead_letter(self, code: str, stage: str) -> None:
         self.dead_letters.labels(code=code, stage=stage).inc()
@@ -110,7 +115,20 @@ class Metrics:
             alert_subjects=Gauge("socialpulse_alerting_subjects", "Series the spike detector follows "
                                  "(brand queries + bounded entities/hashtags)", registry=reg),
             alert_watermark=Gauge("socialpulse_alerting_watermark_seconds", "Event-time watermark of the spike "
-                                  "detector (Unix seconds)", registry=reg),
+                                  "detector: every minute before it is closed (Unix seconds), per partition of the "
+                                  "counts topic this worker owns", ["partition"], registry=reg),
+            counts_messages=Counter("socialpulse_counts_messages_total", "Partial minute counts and progress "
+                                    "entries produced to the counts topic", registry=reg),
+            counts_bytes=Counter("socialpulse_counts_bytes_total", "Value bytes produced to the counts topic",
+                                 registry=reg),
+            counts_duplicates=Counter("socialpulse_counts_duplicates_total", "Stored events left out of the minute "
+                                      "counts: the same post was stored before at an earlier offset", registry=reg),
+            incidents=Counter("socialpulse_incidents_total", "Incident revisions emitted, by status", ["status"],
+                              registry=reg),
+            # The one label set naming a subject: bounded by the open incidents (MAX_OPEN_INCIDENT_SERIES), removed
+            # when an incident resolves, so the Prometheus alert fires once per incident.
+            incident_open=Gauge("socialpulse_incident_open", "Peak score of an open incident (series removed when "
+                                "it resolves)", ["incident", "headline", "kinds"], registry=reg),
         )
 
 

@@ -97,3 +97,20 @@ def default_partitioner(key: bytes | None, all_partitions: Sequence[int], availa
     if key is None:
         return random.choice(available or all_partitions)  # noqa: S311 - spreading load, not security
     return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` among `partitions`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def key_per_partition(prefix: str, partitions: int) -> list[bytes]:
+    """For each partition, the first key "<prefix><n>" (n = 0, 1, …) the default partitioner sends to it: how a
+    message reaches every partition of a topic through keyed sends."""
+    keys: dict[int, bytes] = {}
+    n = 0
+    while len(keys) < partitions:
+        key = f"{prefix}{n}".encode()
+        keys.setdefault(partition_of(key, partitions), key)
+        n += 1
+    return [keys[p] for p in range(partitions)]

@@ -1,54 +1,70 @@
-"""Spike detection on the enriched stream → Alert v1 on social.alerts.v1 + ClickHouse.
+"""Stage `alerts`: the Faust agent `spike-detector` on social.counts.v1 → Alert v1 on social.alerts.v1 + <db>.alerts,
+and signals for the incident grouper.
 
-    alerting = alerting_stage(...)   # built by streams/app.py
-    await alerting.observe(stored)   # the ClickHouse sink, after each insert, with the events it stored
-    await alerting.on_idle()         # a worker timer: lets the last minutes close when traffic stops
+    social.counts.v1 (keyed by subject) ──► SpikeDetector.on_message ──► tables spike-open / spike-series / spike-clock
+        partial  → merge into the subject's open minutes (processors/spike_merge.py: idempotent by offset range)
+        progress → advance the partition's clock; close every minute the watermark passed:
+                   sum the minute → spikes.fold → alerts, per-brand-query scores, signals
 
-It rides on the sink rather than consuming social.enriched.v1 itself: a second consumer would deliver and
-decode every event once more (~100 µs each, bench/RESULTS.md). Per event it counts it in the per-brand-query /
-per-source metrics and folds it into a `processors.spikes.SpikeTracker` (one-minute event-time buckets per
-brand query, plus bounded entity and hashtag series). Closed minutes that spike become `Alert`s, produced
-keyed by `alert_id` and inserted into `<db>.alerts`; the sink commits its batch only after both succeeded.
+All of one subject's partials arrive on one partition, from every worker's sink, so its minute counts are the
+whole stream's whatever the number of workers. The state is three Faust tables (changelog-backed: it survives
+restarts and moves with rebalances; docs/DESIGN.md §3) whose values are the JSON forms of the pure states:
+- `spike-open`, key subject: the minutes not closed yet (`OpenMinutes`);
+- `spike-series`, key subject: the detector's history (`SeriesState`: K minutes, baseline terms, cooldowns);
+- `spike-clock`, key the partition's progress key: source partitions' progress and how far minutes are closed.
+Which subjects have open minutes, and when entity/hashtag series were last seen, is kept in memory and rebuilt
+from the tables at the first message after a partition is assigned.
 
-State: a plain in-memory tracker, not a Faust Table. It is small and bounded (TrackerConfig.max_subjects
-series of K minutes each) and it is LOST on restart or rebalance — it is not rebuilt from the topic. After a
-restart a subject alerts again once it has `min_history` minutes of history (brand queries start with
-zeros from the restart on). Alert ids are deterministic, so a re-raised alert replaces the same row.
-
-Partitions vs workers: each worker detects on the partitions it owns. The enriched topic is keyed by
-event_id, so every worker sees a random 1/N sample of each subject: ratios are preserved, z-scores shrink
-by about sqrt(N) and `min_count` applies per worker. Several workers raising the same alert produce the
-same alert_id (deduplicated by ClickHouse and by key); the Prometheus rules take `max by (brand_query)`.
-
-Event time: the watermark is the minimum over this worker's partitions of their latest `created_at`
-(capped at the wall clock) minus `allowed_lateness`. A timer drops partitions idle for `idle_seconds`
-from that minimum, and when every partition is idle it advances the watermark with the wall clock so the
-last minutes close and the gauges fall back to 0.
+A table changes only while the agent handles a message of the same partition (Faust writes the change to that
+partition of the changelog). Alerts are produced and inserted before the agent acknowledges the message, so an
+alert is never lost; a crash in between raises it again with the same `alert_id` (deduplicated by key and by
+ReplacingMergeTree).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from processors.spikes import SpikeTracker, TrackerConfig
-from schemas import Alert, EnrichedEvent
+from processors.spike_merge import (
+    Clock,
+    OpenMinutes,
+    PartialConfig,
+    advance_clock,
+    bucket_of,
+    clock_from_json,
+    clock_to_json,
+    close,
+    merge,
+    minute_start,
+    minutes_to_close,
+    open_from_json,
+    open_to_json,
+    related_subjects,
+    split_subject_key,
+    subject_key,
+    watermark,
+)
+from processors.spikes import BRAND_QUERY, DetectorConfig, SeriesState, fold, series_from_json, series_to_json
+from schemas import Alert
+from schemas.counts import PROGRESS_KEY_PREFIX, Progress, SubjectPartial
+from schemas.signals import AlertSignal, RelatedSubject, SpikeSignals
 from streams import codec
-from streams.metrics import Metrics, language_label, network_label
+from streams.metrics import Metrics
 from streams.runtime.failure_policy import RetryPolicy, describe, until_done
+from streams.runtime.partitioner import key_per_partition, partition_of
 from streams.sinks.clickhouse.rows import utc_naive
 from streams.sinks.clickhouse.writer import RowWriter
 
 log = logging.getLogger(__name__)
 
 STAGE = "alerting"
-Send = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
+Send = Callable[[Sequence[tuple[str, bytes | None, bytes]]], Awaitable[None]]
+Table = MutableMapping[str, Any]  # a faust Table (or a dict in tests): JSON values
 
 ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "kind", "subject_type", "subject", "window_start", "window_end", "observed", "baseline", "score",
@@ -69,117 +85,19 @@ def alert_row(alert: Alert) -> tuple[Any, ...]:
     )
 
 
-class AlertingState:
-    """The tracker plus what the agent and its timer need around it (wall-clock arrivals, metrics)."""
-
-    def __init__(self, tracker: SpikeTracker, metrics: Metrics, *, idle_seconds: float,
-                 monotonic: Any = time.monotonic) -> None:
-        self.tracker = tracker
-        self.metrics = metrics
-        self.idle_seconds = idle_seconds
-        self.monotonic = monotonic
-        self.arrivals: dict[int, float] = {}  # partition -> monotonic time of its last record
-        self.last_event_time: datetime | None = None  # max event time seen (capped at now)
-        self.last_arrival: float | None = None
-        self.tracked = frozenset(tracker.brand_queries)
-
-    def observe(self, events: Iterable[tuple[int, EnrichedEvent]], now: datetime) -> list[Alert]:
-        """Fold (partition, event) pairs in; returns the alerts of the minutes this closed."""
-        alerts: list[Alert] = []
-        arrived = self.monotonic()
-        counts = _BatchCounts()
-        for partition, event in events:
-            counts.add(event, self.tracked)
-            late_before = self.tracker.late_events
-            alerts += self.tracker.observe(event, partition=partition, now=now)
-            if self.tracker.late_events != late_before:
-                self.metrics.alert_late_events.inc()
-            self.arrivals[partition] = arrived
-            self.last_arrival = arrived
-            seen = min(event.event.created_at, now)
-            if self.last_event_time is None or seen > self.last_event_time:
-                self.last_event_time = seen
-        counts.publish(self.metrics)
-        self.publish_gauges()
-        return alerts
-
-    def on_idle_check(self, now: datetime) -> list[Alert]:
-        """Drop idle partitions from the watermark; with all idle, let the wall clock advance it."""
-        current = self.monotonic()
-        for partition, arrived in list(self.arrivals.items()):
-            if current - arrived >= self.idle_seconds:
-                self.tracker.forget_partition(partition)
-                del self.arrivals[partition]
-        watermark = self.tracker.watermark()
-        if watermark is None and self.last_event_time is not None and self.last_arrival is not None:
-            idle_for = timedelta(seconds=current - self.last_arrival)
-            watermark = min(self.last_event_time + idle_for, now) - self.tracker.config.allowed_lateness
-        alerts = self.tracker.advance(watermark, detected_at=now)
-        self.publish_gauges()
-        return alerts
-
-    def publish_gauges(self) -> None:
-        m = self.metrics
-        for query, score in self.tracker.brand_query_scores.items():
-            m.spike_score.labels(brand_query=query, kind="volume").set(score.volume)
-            m.spike_score.labels(brand_query=query, kind="negative").set(score.negative)
-        m.alert_subjects.set(self.tracker.subject_count)
-        if self.tracker.closed_until is not None:
-            m.alert_watermark.set(self.tracker.closed_until.timestamp())
+@dataclass(frozen=True)
+class WatermarkConfig:
+    allowed_lateness: timedelta = timedelta(seconds=30)
+    # A sink says a partition is caught up every few seconds (streams/stages/counts.py:on_idle); a claim older
+    # than this no longer lets the watermark pass the partition (its worker may have died with records left).
+    caught_up_valid: timedelta = timedelta(seconds=15)
+    max_subjects: int = 2000  # entity + hashtag series per partition; the least recently seen go first
 
 
-@dataclass
-class Alerting:
-    """The spike detector of one worker, fed by the ClickHouse sink with the events it has just stored."""
-
-    state: AlertingState
-    emit: Callable[[list[Alert]], Awaitable[None]]
-    clock: Callable[[], datetime]
-
-    async def observe(self, stored: Sequence[tuple[int, EnrichedEvent]]) -> None:
-        self.state.metrics.events_in.labels(agent=STAGE).inc(len(stored))
-        await self.emit(self.state.observe(stored, self.clock()))
-
-    async def on_idle(self) -> None:
-        await self.emit(self.state.on_idle_check(self.clock()))
-
-
-class _BatchCounts:
-    """Per-source and per-brand-query counters summed over a batch: one `labels()` lookup per series, not per
-    event (per event they cost ~10 µs on the event loop)."""
-
-    def __init__(self) -> None:
-        self.by_source: Counter[tuple[str, str]] = Counter()
-        self.mentions: Counter[tuple[str, str]] = Counter()
-        self.sentiment_sum: dict[str, float] = defaultdict(float)
-
-    def add(self, event: EnrichedEvent, tracked: frozenset[str]) -> None:
-        self.by_source[(event.event.network.value, event.language)] += 1
-        for query in dict.fromkeys(event.topics):
-            if query in tracked:
-                self.mentions[(query, event.sentiment.label.value)] += 1
-                self.sentiment_sum[query] += event.sentiment.score + 1.0
-
-    def publish(self, m: Metrics) -> None:
-        for (network, language), n in self.by_source.items():
-            m.events_by_source.labels(network=network_label(network), language=language_label(language)).inc(n)
-        for (query, sentiment), n in self.mentions.items():
-            m.brand_query_mentions.labels(brand_query=query, sentiment=sentiment).inc(n)
-        for query, total in self.sentiment_sum.items():
-            m.brand_query_sentiment_sum.labels(brand_query=query).inc(total)
-
-
-def alerting_stage(
-    *, brand_queries: Sequence[str], writer: RowWriter, table: str, send: Send, alerts_topic: str,
-    policy: RetryPolicy, metrics: Metrics, clock: Callable[[], datetime], config: TrackerConfig | None = None,
-    idle_seconds: float = 10.0,
-) -> Alerting:
-    """The detector of one worker. `send` produces (topic, key, value) messages and returns once the broker
-    acknowledged them. The worker calls `observe` after each stored batch and `on_idle` on a timer."""
-    state = AlertingState(SpikeTracker(tuple(brand_queries), config), metrics, idle_seconds=idle_seconds)
-    for query in brand_queries:  # every brand query appears on /metrics from the start
-        metrics.spike_score.labels(brand_query=query, kind="volume").set(0)
-        metrics.spike_score.labels(brand_query=query, kind="negative").set(0)
+def alert_emitter(*, writer: RowWriter, table: str, send: Send, alerts_topic: str, policy: RetryPolicy,
+                  metrics: Metrics) -> Callable[[list[Alert]], Awaitable[None]]:
+    """Produce alerts keyed by alert_id (acks awaited), then insert them. Infrastructure faults block and retry;
+    alerts that keep failing for themselves are logged and dropped (derived data)."""
     emit_lock = asyncio.Lock()
 
     async def store(alerts: list[Alert]) -> None:
@@ -191,7 +109,6 @@ def alerting_stage(
             log.error("alert %s refused by ClickHouse: %s", alerts[bad.index].alert_id, bad.message)
 
     async def emit(alerts: list[Alert]) -> None:
-        """Produce and store; infrastructure faults block and retry, alerts that keep failing are logged."""
         if not alerts:
             return
         async with emit_lock:
@@ -206,4 +123,180 @@ def alerting_stage(
             log.warning("alert %s score=%.1f observed=%.0f baseline=%.1f", a.alert_id, a.score, a.observed,
                         a.baseline)
 
-    return Alerting(state, emit, clock)
+    return emit
+
+
+@dataclass
+class _Partition:
+    """What the detector keeps in memory for one assigned partition (rebuilt from the tables)."""
+
+    clock: Clock
+    open_minutes: dict[datetime, set[str]] = field(default_factory=dict)  # minute -> subjects with counts
+    last_seen: dict[str, datetime] = field(default_factory=dict)  # entity/hashtag series -> last minute folded
+
+
+@dataclass
+class SpikeDetector:
+    brand_queries: Sequence[str]
+    partitions: int  # of social.counts.v1 and of its source social.enriched.v1 (`setup` creates both alike)
+    open_table: Table
+    series_table: Table
+    clock_table: Table
+    emit_alerts: Callable[[list[Alert]], Awaitable[None]]
+    send_signals: Callable[[SpikeSignals], Awaitable[None]]
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    detector: DetectorConfig = DetectorConfig()
+    partial: PartialConfig = PartialConfig()
+    marks: WatermarkConfig = WatermarkConfig()
+
+    def __post_init__(self) -> None:
+        self._progress_keys = [k.decode() for k in key_per_partition(PROGRESS_KEY_PREFIX, self.partitions)]
+        self._brand_keys: dict[int, list[str]] = {}
+        for query in dict.fromkeys(self.brand_queries):
+            key = subject_key(BRAND_QUERY, query)
+            self._brand_keys.setdefault(partition_of(key.encode(), self.partitions), []).append(key)
+        self._assigned: dict[int, _Partition] = {}
+
+    # ------------------------------------------------------------------ input
+
+    async def on_message(self, value: bytes | None, partition: int) -> None:
+        """One message of social.counts.v1 from `partition`. Never raises for the message's content."""
+        try:
+            entry = codec.decode_counts(value)
+        except codec.CodecError as exc:
+            self.metrics.dead_letter(exc.code.value, STAGE)
+            log.error("alerting: unreadable counts message on partition %d skipped: %s", partition, exc)
+            return
+        state = self._partition(partition)
+        if isinstance(entry, SubjectPartial):
+            self._merge(state, entry)
+        else:
+            await self._advance(partition, state, entry)
+
+    def on_revoked(self, partitions: Sequence[int]) -> None:
+        for p in partitions:
+            if self._assigned.pop(p, None) is not None:
+                for key in self._brand_keys.get(p, []):
+                    for kind in ("volume", "negative"):
+                        _remove(self.metrics.spike_score, split_subject_key(key)[1], kind)
+                _remove(self.metrics.alert_watermark, str(p))
+
+    # ------------------------------------------------------------------ state
+
+    def _partition(self, partition: int) -> _Partition:
+        state = self._assigned.get(partition)
+        if state is None:
+            stored = self.clock_table.get(self._progress_keys[partition])
+            state = _Partition(clock_from_json(stored) if stored else Clock())
+            for key, value in list(self.open_table.items()):
+                if partition_of(key.encode(), self.partitions) == partition:
+                    for minute in open_from_json(value).minutes():
+                        state.open_minutes.setdefault(minute, set()).add(key)
+            for key, value in list(self.series_table.items()):
+                if not key.startswith(BRAND_QUERY + ":") and partition_of(key.encode(), self.partitions) == partition:
+                    start = series_from_json(value).next_start
+                    if start is not None:
+                        state.last_seen[key] = start
+            self._assigned[partition] = state
+            for key in self._brand_keys.get(partition, []):
+                for kind in ("volume", "negative"):
+                    self.metrics.spike_score.labels(brand_query=split_subject_key(key)[1], kind=kind).set(0)
+        return state
+
+    def _merge(self, state: _Partition, partial: SubjectPartial) -> None:
+        key = subject_key(partial.subject_type, partial.subject)
+        stored = self.open_table.get(key)
+        before = open_from_json(stored) if stored else OpenMinutes()
+        after, late = merge(before, partial, closed_until=state.clock.closed_until, config=self.partial)
+        if late:
+            self.metrics.alert_late_events.inc(late)
+        if after != before:
+            self.open_table[key] = open_to_json(after)
+            for minute in after.minutes():
+                state.open_minutes.setdefault(minute, set()).add(key)
+
+    async def _advance(self, partition: int, state: _Partition, progress: Progress) -> None:
+        now = self.clock()
+        clock = advance_clock(state.clock, progress.progress, sent_at=progress.sent_at)
+        mark = watermark(clock, partitions=self.partitions, now=now, allowed_lateness=self.marks.allowed_lateness,
+                         caught_up_valid=self.marks.caught_up_valid)
+        alerts: list[Alert] = []
+        signals: list[AlertSignal] = []
+        for minute in minutes_to_close(clock, mark, state.open_minutes, self.detector.bucket_seconds):
+            for key in sorted(state.open_minutes.pop(minute)):
+                raised, related = self._close(state, key, minute, clock.first_start, now)
+                alerts += raised
+                signals += [AlertSignal(alert=a, related=related) for a in raised]
+        previous = state.clock.closed_until
+        if mark is not None:
+            through = minute_start(mark, self.detector.bucket_seconds)
+            if clock.closed_until is None or through > clock.closed_until:
+                clock = replace(clock, closed_until=through)
+                self._quiet_brand_queries(partition, state, through)
+        state.clock = clock
+        self.clock_table[self._progress_keys[partition]] = clock_to_json(clock)
+        self._evict(state, clock.closed_until)
+        await self.emit_alerts(alerts)
+        if clock.closed_until is not None and (clock.closed_until != previous or signals):
+            await self.send_signals(SpikeSignals(partition=partition, closed_until=clock.closed_until,
+                                                 signals=tuple(signals)))
+            self.metrics.alert_watermark.labels(partition=str(partition)).set(clock.closed_until.timestamp())
+        self.metrics.alert_subjects.set(sum(len(s.last_seen) for s in self._assigned.values())
+                                        + sum(len(k) for p, k in self._brand_keys.items() if p in self._assigned))
+
+    def _close(self, state: _Partition, key: str, minute: datetime, first_start: datetime | None, now: datetime
+               ) -> tuple[list[Alert], tuple[RelatedSubject, ...]]:
+        subject_type, subject = split_subject_key(key)
+        stored = self.open_table.get(key)
+        remaining, agg = close(open_from_json(stored) if stored else OpenMinutes(), minute, self.partial)
+        if remaining.empty:
+            self.open_table.pop(key, None)
+        else:
+            self.open_table[key] = open_to_json(remaining)
+        series_json = self.series_table.get(key)
+        series = series_from_json(series_json) if series_json else SeriesState(
+            next_start=first_start if first_start is not None and first_start < minute else None)
+        bucket = bucket_of(subject_type, subject, minute, agg)
+        series, raised = fold(series, bucket, self.detector, detected_at=now)
+        self.series_table[key] = series_to_json(series)
+        if subject_type == BRAND_QUERY:
+            self.metrics.spike_score.labels(brand_query=subject, kind="volume").set(series.volume_score)
+            self.metrics.spike_score.labels(brand_query=subject, kind="negative").set(series.negative_score)
+        else:
+            state.last_seen[key] = minute
+        related = tuple(RelatedSubject(subject_type=t, subject=s)
+                        for t, s in sorted(related_subjects(bucket))) if raised else ()
+        return raised, related
+
+    def _quiet_brand_queries(self, partition: int, state: _Partition, through: datetime) -> None:
+        """A brand query without posts in the last closed minute scores 0 there (its series gets the zeros when
+        its next minute with posts is folded: spikes.fold fills the gap)."""
+        for key in self._brand_keys.get(partition, []):
+            stored = self.series_table.get(key)
+            if stored is None or series_from_json(stored).next_start != through:
+                subject = split_subject_key(key)[1]
+                self.metrics.spike_score.labels(brand_query=subject, kind="volume").set(0)
+                self.metrics.spike_score.labels(brand_query=subject, kind="negative").set(0)
+
+    def _evict(self, state: _Partition, closed_until: datetime | None) -> None:
+        """Entity and hashtag series unseen for K minutes hold only zeros, cooldowns included: drop them; and the
+        least recently seen beyond `max_subjects`."""
+        if closed_until is None:
+            return
+        horizon = closed_until - self.detector.bucket * self.detector.baseline_buckets
+        stale = [k for k, seen in state.last_seen.items() if seen < horizon]
+        excess = len(state.last_seen) - len(stale) - self.marks.max_subjects
+        if excess > 0:
+            stale += sorted((k for k, seen in state.last_seen.items() if seen >= horizon),
+                            key=lambda k: (state.last_seen[k], k))[:excess]
+        for key in stale:
+            del state.last_seen[key]
+            self.series_table.pop(key, None)
+
+
+def _remove(metric: Any, *labels: str) -> None:
+    try:
+        metric.remove(*labels)
+    except KeyError:
+        pass

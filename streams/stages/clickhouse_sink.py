@@ -1,9 +1,9 @@
-"""Stage `clickhouse_sink`: social.enriched.v1 → rows in `<db>.events`, then the spike detector.
+"""Stage `clickhouse_sink`: social.enriched.v1 → rows in `<db>.events`, then its partial minute counts.
 
     records ──codec.read_enriched──► EnrichedEvent ──event_row──► one INSERT per batch (dedup token from the batch)
        └─ unreadable ──► DeadLetter            rows ClickHouse refuses ──► DeadLetter `row_rejected`
-    then the dead letters are produced, and the stored events are handed to the alerts stage; the batch is
-    committed after all of it.
+    then the dead letters are produced, and the stored events are handed to the counts stage
+    (streams/stages/counts.py); the batch is committed after all of it.
 
 The batch runs under the failure policy (streams/runtime/failure_policy.py): ClickHouse or broker faults block
 and retry (the writer retries in place); a batch that keeps raising for its records (row building, say) is split
@@ -37,7 +37,7 @@ from streams.sinks.clickhouse.writer import RowWriter
 STAGE = "clickhouse_sink"
 DEAD_LETTER_STAGE = "sink"  # the DeadLetter contract's name for this stage
 
-Stored = list[tuple[int, EnrichedEvent]]  # (partition, event) of every row written
+Stored = list[tuple[int, int, EnrichedEvent]]  # (partition, offset, event) of every row written
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ async def sink_records(
         metrics.dead_letter(letter.error_code.value, letter.stage)
         out.append(dead_letter_message(letter))
     refused = {bad.index for bad in rejected}
-    stored = [(record.partition, event) for i, (record, event) in enumerate(zip(row_records, events, strict=True))
-              if i not in refused]
+    stored = [(record.partition, record.offset, event)
+              for i, (record, event) in enumerate(zip(row_records, events, strict=True)) if i not in refused]
     return SinkResult(out, stored)
 
 
@@ -101,8 +101,8 @@ class ClickHouseSinkStage:
     policy: RetryPolicy
     metrics: Metrics
     clock: Callable[[], datetime]
-    # the alerts stage, once per batch after it is stored (not inside the retries)
-    after_stored: Callable[[Stored], Awaitable[None]] | None = None
+    # the counts stage, once per batch after it is stored (not inside the retries), with the batch's records
+    after_stored: Callable[[Sequence[KafkaRecord], Stored], Awaitable[None]] | None = None
 
     async def handle(self, records: list[KafkaRecord]) -> None:
         stored: Stored = []
@@ -116,7 +116,7 @@ class ClickHouseSinkStage:
         await isolating(records, store, isolate=self._dead_letter, policy=self.policy, what=STAGE,
                         on_retry=self._on_retry)
         if self.after_stored is not None:
-            await self.after_stored(stored)
+            await self.after_stored(records, stored)
 
     async def _send(self, messages: Sequence[Outgoing]) -> None:
         await self.producer.send_all([(self.deadletter_topic, m.key, m.value) for m in messages])

@@ -200,8 +200,8 @@ def test_clickhouse_sink_stage_isolates_a_record_whose_row_cannot_be_built_and_s
 
     writer, observed = BrokenRows(), []
 
-    async def after_stored(stored: list) -> None:
-        observed.extend(e.event_id for _, e in stored)
+    async def after_stored(records: list, stored: list) -> None:
+        observed.extend(e.event_id for _, _, e in stored)
 
     sink = ClickHouseSinkStage(writer, "db.events", producer, "dead", POLICY, metrics,  # type: ignore[arg-type]
                                lambda: NOW, after_stored=after_stored)

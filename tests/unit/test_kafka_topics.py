@@ -49,7 +49,8 @@ def test_kafka_topics_configs_setup_creates_them_with():
 def test_kafka_topics_consumer_groups_per_consumed_topic():
     settings = Settings(worker=WorkerSettings(app_id="sp"))
     assert consumer_groups(settings) == {"social.raw.v1": "sp-enrich", "social.enriched.v1": "sp-clickhouse-sink",
-                                         "social.deadletter.v1": "sp-deadletter-sink"}
+                                         "social.deadletter.v1": "sp-deadletter-sink",
+                                         "social.counts.v1": "sp"}  # Faust's own group: its agent reads it
 
 
 class FakeAdmin:
@@ -71,10 +72,12 @@ class FakeAdmin:
 def test_kafka_topics_ensure_topics_creates_the_missing_ones_from_the_catalogue(monkeypatch):
     monkeypatch.setattr(kafka_admin, "KafkaAdminClient", FakeAdmin)
     kafka = KafkaSettings(partitions=3, replication_factor=2)
-    missing = ["social.enriched.v1", "social.deadletter.v1", "social.alerts.v1", "social.deletions.v1",
-               "social.sources.v1"]
+    missing = ["social.enriched.v1", "social.deadletter.v1", "social.counts.v1", "social.alerts.v1",
+               "social.incidents.v1", "social.deletions.v1", "social.sources.v1"]
     assert kafka_admin.ensure_topics(kafka) == missing
     delete = {"cleanup.policy": "delete", "max.message.bytes": "1048576"}
     assert [(t.name, t.num_partitions, t.replication_factor, t.topic_configs) for t in FakeAdmin.created] == [
-        *((name, 3, 2, delete) for name in missing[:-1]),
+        ("social.enriched.v1", 3, 2, delete), ("social.deadletter.v1", 3, 2, delete),
+        ("social.counts.v1", 3, 2, {**delete, "retention.ms": "86400000"}),  # consumed within seconds
+        *((name, 3, 2, delete) for name in missing[3:-1]),
         ("social.sources.v1", 3, 2, {**delete, "cleanup.policy": "compact"})]  # the latest checkpoint per source

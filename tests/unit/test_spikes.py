@@ -1,27 +1,24 @@
-"""The spike detector on synthetic series (fold) and the event-time windowing in front of it (SpikeTracker)."""
+"""The spike detector on synthetic series (fold); the windowing in front of it is tests/unit/test_spike_detector.py."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from processors.spikes import (
-    BRAND_QUERY,
     Bucket,
     DetectorConfig,
     Example,
     SeriesState,
-    SpikeTracker,
-    TrackerConfig,
     alert_id,
     fold,
     lift,
     robust_baseline,
     terms_of,
 )
-from schemas import Alert, Author, EnrichedEvent, Entity, RawEvent, Sentiment, SentimentLabel
+from schemas import Author, EnrichedEvent, Entity, RawEvent, Sentiment, SentimentLabel
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -212,106 +209,3 @@ def enriched(i: int, at: datetime, *, topics=("nimbus",), hashtags=(), entities=
         sentiment=Sentiment(label=label, score=-0.7 if negative else 0.0),
         entities=tuple(Entity(text=e, label="ORG", canonical=e.casefold(), start=0, end=len(e)) for e in entities),
         hashtags=tuple(hashtags), topics=tuple(topics), enricher_version="t", enriched_at=at)
-
-
-def feed(tracker, per_minute, *, minutes, start=T0, spike=None, partitions=1, first_id=0):
-    """`per_minute` posts each minute, evenly spread; spike(minute) -> extra EnrichedEvent kwargs list."""
-    alerts, n = [], first_id
-    for m in range(minutes):
-        extra = spike(m) if spike else []
-        posts = [{}] * per_minute + extra
-        for j, kwargs in enumerate(posts):
-            at = start + m * MINUTE + timedelta(seconds=60 * j / len(posts))
-            alerts += tracker.observe(enriched(n, at, **kwargs), partition=n % partitions, now=NOW)
-            n += 1
-    return alerts, n
-
-
-def test_spikes_tracker_detects_a_brand_query_spike_with_explanation():
-    tracker = SpikeTracker(["nimbus", "vertex"])
-    crisis = {"hashtags": ("nimbusfail",), "entities": ("Nimbus", "London"), "negative": True,
-              "text": "Nimbus X5 battery exploded in London, recall now"}
-    alerts, _ = feed(tracker, 20, minutes=45, spike=lambda m: [crisis] * 80 if m >= 40 else [])
-    alerts += tracker.advance(T0 + 50 * MINUTE, detected_at=NOW)
-    brand = [a for a in alerts if a.subject_type == "topic"]  # Alert v1's name for a brand query
-    assert {(a.kind, a.subject) for a in brand} == {("volume_spike", "nimbus"), ("negative_surge", "nimbus")}
-    vol = next(a for a in brand if a.kind == "volume_spike")
-    assert vol.window_start == T0 + 40 * MINUTE and vol.window_end == T0 + 41 * MINUTE
-    assert vol.observed == 100 and vol.baseline == 20
-    driver_terms = {d.term for d in vol.explanation.drivers}
-    assert {"nimbusfail", "london", "exploded"} <= driver_terms
-    assert len(vol.explanation.example_event_ids) == 3
-    Alert.model_validate_json(vol.model_dump_json())  # a valid v1 contract
-    # the new hashtag was tracked and, with zeros since the tracker started, spiked too
-    assert ("volume_spike", "hashtag", "nimbusfail") in {(a.kind, a.subject_type, a.subject) for a in alerts}
-    assert tracker.brand_query_scores["vertex"].volume == 0.0
-
-
-def test_spikes_tracker_closes_buckets_by_the_slowest_partition_and_counts_late_events():
-    tracker = SpikeTracker(["nimbus"], TrackerConfig(allowed_lateness=timedelta(seconds=0)))
-    tracker.observe(enriched(1, T0 + timedelta(seconds=10)), partition=0, now=NOW)
-    tracker.observe(enriched(2, T0 + 3 * MINUTE), partition=1, now=NOW)
-    assert tracker.closed_until is None or tracker.closed_until <= T0  # partition 0 holds minute 0 open
-    tracker.observe(enriched(3, T0 + timedelta(seconds=50)), partition=0, now=NOW)  # not late
-    assert tracker.late_events == 0
-    tracker.observe(enriched(4, T0 + 2 * MINUTE), partition=0, now=NOW)
-    assert tracker.closed_until == T0 + 2 * MINUTE
-    assert tracker.series[(BRAND_QUERY, "nimbus")].counts[:2] == (2, 0)
-    tracker.observe(enriched(5, T0 + timedelta(seconds=59)), partition=1, now=NOW)
-    assert tracker.late_events == 1
-    tracker.forget_partition(0)  # idle: partition 1 alone sets the watermark
-    tracker.advance(tracker.watermark(), detected_at=NOW)
-    assert tracker.closed_until == T0 + 3 * MINUTE
-
-
-def test_spikes_tracker_caps_event_time_at_now():
-    tracker = SpikeTracker(["nimbus"])
-    now = T0 + 5 * MINUTE
-    tracker.observe(enriched(1, now + timedelta(minutes=50)), now=now)  # a wrong clock upstream
-    assert tracker.watermark() == now - TrackerConfig().allowed_lateness
-
-
-def test_spikes_tracker_evicts_least_recently_seen_subjects():
-    tracker = SpikeTracker(["nimbus"], TrackerConfig(max_subjects=3))
-    for i, tag in enumerate(["a", "b", "c", "a", "d"]):
-        tracker.observe(enriched(i, T0 + i * MINUTE, hashtags=(tag,)), now=NOW)
-    assert [k[1] for k in tracker.recent] == ["c", "a", "d"]
-    assert ("hashtag", "b") not in tracker.series and tracker.evictions == 1
-    assert tracker.subject_count <= 1 + 3
-
-
-def test_spikes_tracker_bounds_open_minutes():
-    tracker = SpikeTracker(["nimbus"], TrackerConfig(max_open_buckets=3))
-    tracker.observe(enriched(0, T0), partition=0, now=NOW)  # partition 0 then stalls
-    for i in range(1, 8):
-        tracker.observe(enriched(i, T0 + i * MINUTE), partition=1, now=NOW)
-    assert len(tracker.open) <= 3
-
-
-def test_spikes_tracker_jumps_long_gaps_without_folding_every_minute():
-    tracker = SpikeTracker(["nimbus"])
-    tracker.observe(enriched(0, T0), now=NOW)
-    tracker.observe(enriched(1, T0 + timedelta(days=300)), now=T0 + timedelta(days=301))
-    state = tracker.series[(BRAND_QUERY, "nimbus")]
-    assert len(state.counts) == DetectorConfig().baseline_buckets
-    assert tracker.closed_until == tracker.bucket_start(T0 + timedelta(days=300) - timedelta(seconds=30))
-
-
-def test_spikes_tracker_buckets_are_utc_minutes_whatever_the_zone():
-    tracker = SpikeTracker(["nimbus"])
-    madrid = timezone(timedelta(hours=1))
-    start = tracker.bucket_start(datetime(2026, 11, 20, 13, 7, 42, tzinfo=madrid))
-    assert start == datetime(2026, 11, 20, 12, 7, tzinfo=UTC) and start.tzinfo is UTC
-    assert tracker.bucket_start(datetime(2026, 11, 20, 12, 7, 5, tzinfo=UTC)) is start  # reused
-
-
-def test_spikes_tracker_keeps_no_open_minute_before_closed_until():
-    # advance() returns early when the watermark's minute is already closed, which relies on this invariant
-    rng = random.Random(5)
-    tracker = SpikeTracker(["nimbus"], TrackerConfig(max_open_buckets=4))
-    for i in range(600):
-        at = T0 + timedelta(seconds=5 * i + rng.randrange(-90, 90))  # out of order across partitions, some late
-        tracker.observe(enriched(i, at), partition=rng.randrange(3), now=NOW)
-        if tracker.closed_until is not None:
-            assert all(minute >= tracker.closed_until for minute in tracker.open)
-    assert tracker.late_events > 0 and tracker.closed_until is not None

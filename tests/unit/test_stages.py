@@ -62,7 +62,7 @@ def test_stages_sink_writes_rows_and_dead_letters_rejected_and_unreadable_record
     assert sorted(row[0] for row in writer.tables["db.events"]) == ["mastodon:0", "mastodon:1"]
     assert len(writer.tables["db.events"][0]) == len(EVENT_COLUMNS)
     # the spike detector gets exactly the stored events, with their partitions
-    assert [(p, e.event_id) for p, e in result.stored] == [(0, "mastodon:0"), (0, "mastodon:1")]
+    assert [(p, e.event_id) for p, _, e in result.stored] == [(0, "mastodon:0"), (0, "mastodon:1")]
     letters = sorted((codec.decode_dead_letter(o.value) for o in result.dead_letters), key=lambda d: d.offset)
     assert [(d.offset, d.error_code.value, d.stage) for d in letters] == [(2, "row_rejected", "sink"),
                                                                            (3, "invalid_value", "sink")]

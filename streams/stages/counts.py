@@ -1,0 +1,123 @@
+"""Stage `counts`: every batch the ClickHouse sink stored → partial minute counts on social.counts.v1.
+
+    sink.handle(records) ──► rows in <db>.events ──► counts.after_stored(records, stored)
+        ├─ posts already stored at an earlier offset of their partition (an enrich redelivery) are left out
+        ├─ one SubjectPartial per subject, keyed "<subject_type>:<subject>" (processors/spike_merge.py)
+        └─ one Progress per partition of social.counts.v1: each source partition's last offset and event time
+    then the sink commits the batch.
+
+`on_idle` (a worker timer) sends Progress marking the sink's caught-up partitions, so quiet partitions do not
+hold the detector's watermark back. The partials are merged and the spikes detected by the Faust agent of
+streams/alerting/. Infrastructure faults block (and so hold the sink's commit); a record fault after the
+policy's attempts is logged and the batch's counts are lost from the detector, never from the events table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from processors.spike_merge import PartialConfig, Stored, batch_partials, batch_progress, subject_key
+from schemas.counts import PROGRESS_KEY_PREFIX, PartitionProgress, Progress
+from streams import codec
+from streams.metrics import Metrics
+from streams.runtime.failure_policy import RetryPolicy, describe, until_done
+from streams.runtime.partitioner import key_per_partition
+from streams.runtime.records import KafkaRecord
+
+log = logging.getLogger(__name__)
+
+STAGE = "counts"
+Send = Callable[[Sequence[tuple[str, bytes | None, bytes]]], Awaitable[None]]
+# (event_id, partition, offset, created_at) of stored rows → (event_id, offset) of those whose post was stored
+# before at a smaller offset of the same partition
+FindEarlier = Callable[[Sequence[tuple[str, int, int, datetime]]], Awaitable[set[tuple[str, int]]]]
+Lags = Callable[[], Awaitable[dict[tuple[str, int], int]]]
+
+
+async def no_earlier_copies(rows: Sequence[tuple[str, int, int, datetime]]) -> set[tuple[str, int]]:
+    """A FindEarlier for stage tests without ClickHouse."""
+    return set()
+
+
+@dataclass
+class CountsStage:
+    brand_queries: Sequence[str]
+    topic: str
+    source_topic: str
+    partitions: int  # of the counts topic
+    send: Send
+    find_earlier: FindEarlier
+    policy: RetryPolicy
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    config: PartialConfig = PartialConfig()
+    event_times: dict[int, datetime] = field(default_factory=dict)  # per source partition, the latest stored
+
+    def __post_init__(self) -> None:
+        self._progress_keys = key_per_partition(PROGRESS_KEY_PREFIX, self.partitions)
+
+    async def after_stored(self, records: Sequence[KafkaRecord], stored: Sequence[Stored]) -> None:
+        if not records:
+            return
+        now = self.clock()
+        ranges: dict[int, tuple[int, int]] = {}
+        for r in records:
+            first, last = ranges.get(r.partition, (r.offset, r.offset))
+            ranges[r.partition] = (min(first, r.offset), max(last, r.offset))
+        try:
+            messages = await until_done(lambda: self._messages(stored, ranges, now), policy=self.policy,
+                                        what=STAGE, on_retry=self.metrics.retry_counter(STAGE))
+            await until_done(lambda: self.send(messages), policy=self.policy, what=STAGE,
+                             on_retry=self.metrics.retry_counter(STAGE))
+        except Exception as exc:  # noqa: BLE001 - derived data: the events are stored; only the detector misses them
+            log.error("counts: a batch of %d events not counted for spike detection: %s", len(stored), describe(exc))
+            return
+        self.metrics.events_in.labels(agent=STAGE).inc(len(stored))
+        self.metrics.counts_messages.inc(len(messages))
+        self.metrics.counts_bytes.inc(sum(len(v) for _, _, v in messages))
+
+    async def _messages(self, stored: Sequence[Stored], ranges: dict[int, tuple[int, int]], now: datetime
+                        ) -> list[tuple[str, bytes | None, bytes]]:
+        earlier = await self.find_earlier([(e.event_id, p, o, e.event.created_at) for p, o, e in stored])
+        fresh = [s for s in stored if (s[2].event_id, s[1]) not in earlier] if earlier else list(stored)
+        seen: dict[str, int] = {}  # the first copy of an event within the batch counts
+        for _, o, e in fresh:
+            seen[e.event_id] = min(o, seen.get(e.event_id, o))
+        fresh = [s for s in fresh if seen[s[2].event_id] == s[1]]
+        if len(fresh) != len(stored):
+            self.metrics.counts_duplicates.inc(len(stored) - len(fresh))
+        for p, _, e in fresh:
+            created = min(e.event.created_at, now)
+            if p not in self.event_times or created > self.event_times[p]:
+                self.event_times[p] = created
+        partials = batch_partials(fresh, ranges, self.brand_queries, self.config)
+        out: list[tuple[str, bytes | None, bytes]] = [
+            (self.topic, subject_key(x.subject_type, x.subject).encode(), codec.encode_model(x)) for x in partials]
+        progress = Progress(progress=batch_progress(ranges, self.event_times), sent_at=now)
+        out += self._to_every_partition(progress)
+        return out
+
+    def _to_every_partition(self, progress: Progress) -> list[tuple[str, bytes | None, bytes]]:
+        value = codec.encode_model(progress)
+        return [(self.topic, key, value) for key in self._progress_keys]
+
+    async def on_idle(self, lags: Lags) -> None:
+        """Tell the detector which of the sink's partitions have nothing left to consume."""
+        try:
+            owned = await lags()
+        except Exception as exc:  # noqa: BLE001 - the next tick asks again
+            log.debug("counts: lags unavailable: %s", describe(exc))
+            return
+        idle = sorted(p for (topic, p), lag in owned.items() if topic == self.source_topic and lag == 0)
+        if not idle:
+            return
+        entries = tuple(PartitionProgress(partition=p, last_offset=-1, event_time=self.event_times.get(p),
+                                          caught_up=True) for p in idle)
+        try:
+            await until_done(lambda: self.send(self._to_every_partition(
+                Progress(progress=entries, sent_at=self.clock()))), policy=self.policy, what=STAGE)
+        except Exception as exc:  # noqa: BLE001 - the next tick sends it again
+            log.warning("counts: caught-up progress not sent: %s", describe(exc))

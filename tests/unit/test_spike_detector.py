@@ -1,0 +1,256 @@
+"""Counts stage → social.counts.v1 messages → the spike detector over in-memory tables (dicts stand in for the
+Faust tables): the two-level aggregation without Kafka. The same stream gives the same alerts whatever the number
+of workers, the batching, a redelivery or a restart from the tables."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+from processors.spike_merge import split_subject_key
+from schemas import Alert
+from schemas.counts import Progress, SubjectPartial
+from streams import codec
+from streams.metrics import Metrics
+from streams.runtime.failure_policy import RetryPolicy
+from streams.runtime.partitioner import partition_of
+from streams.settings import REPO_ROOT
+from streams.stages.alerts import ALERT_COLUMNS, SpikeDetector, alert_row
+from streams.stages.counts import CountsStage
+from streams.stages.incidents import INCIDENT_COLUMNS
+from tests.unit.test_spikes import MINUTE, NOW, T0, enriched
+
+PARTITIONS = 2
+POLICY = RetryPolicy(first_delay=0.01, max_delay=0.01, jitter=False)
+CRISIS = {"hashtags": ("nimbusfail",), "entities": ("Nimbus", "London"), "negative": True,
+          "text": "Nimbus X5 battery exploded in London, recall now"}
+
+
+def stream(minutes=45, per_minute=20, spike_from=40, spike_posts=80):
+    """(source partition, event) in event-time order: a steady brand query, then a negative crisis spike."""
+    out, n = [], 0
+    for m in range(minutes):
+        posts = [{}] * per_minute + ([CRISIS] * spike_posts if m >= spike_from else [])
+        for j, kwargs in enumerate(posts):
+            at = T0 + m * MINUTE + timedelta(seconds=60 * j / len(posts))
+            out.append((n % PARTITIONS, enriched(n, at, **kwargs)))
+            n += 1
+    return out
+
+
+def records_of(events):
+    """Kafka records of the enriched topic: offsets per partition in arrival order."""
+    offsets = [0] * PARTITIONS
+    out = []
+    for partition, event in events:
+        out.append(SimpleNamespace(topic="enriched", partition=partition, offset=offsets[partition], key=None,
+                                   value=codec.encode_model(event)))
+        offsets[partition] += 1
+    return out
+
+
+class Sent(list):
+    async def __call__(self, messages):
+        self.extend(messages)
+
+
+async def no_earlier(rows):
+    return set()
+
+
+def counts_stage(send, find_earlier=no_earlier):
+    return CountsStage(["nimbus", "vertex"], "counts", "enriched", PARTITIONS, send, find_earlier, POLICY,
+                       Metrics.create(), lambda: NOW)
+
+
+async def sink(stage, records, batch):
+    """What the ClickHouse sink hands the counts stage, `batch` records at a time."""
+    for i in range(0, len(records), batch):
+        part = records[i:i + batch]
+        stored = [(r.partition, r.offset, codec.read_enriched(r.value)) for r in part]
+        await stage.after_stored(part, stored)
+
+
+class Detector:
+    """A detector over dict tables, fed messages as Kafka would deliver them (per partition in order)."""
+
+    def __init__(self, tables=None):
+        self.tables = tables or ({}, {}, {})
+        self.alerts: list[Alert] = []
+        self.signals = []
+        self.metrics = Metrics.create()
+
+        async def emit(alerts):
+            self.alerts += alerts
+
+        async def signal(message):
+            self.signals.append(message)
+
+        self.detector = SpikeDetector(["nimbus", "vertex"], PARTITIONS, *self.tables, emit_alerts=emit,
+                                      send_signals=signal, metrics=self.metrics, clock=lambda: NOW)
+
+    async def deliver(self, messages):
+        for _, key, value in messages:
+            await self.detector.on_message(value, partition_of(key, PARTITIONS))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def summary(alerts):
+    return sorted((a.alert_id, a.observed, a.baseline, tuple(d.term for d in a.explanation.drivers[:3]),
+                   a.explanation.example_event_ids) for a in alerts)
+
+
+async def one_worker(events, batch=97):
+    sent, detector = Sent(), Detector()
+    await sink(counts_stage(sent), records_of(events), batch)
+    await detector.deliver(sent)
+    return detector
+
+
+def test_spike_detector_finds_the_brand_query_spike_with_its_explanation():
+    detector = run(one_worker(stream()))
+    brand = [a for a in detector.alerts if a.subject_type == "topic"]
+    assert {(a.kind, a.subject) for a in brand} == {("volume_spike", "nimbus"), ("negative_surge", "nimbus")}
+    vol = next(a for a in brand if a.kind == "volume_spike")
+    assert vol.window_start == T0 + 40 * MINUTE and vol.window_end == T0 + 41 * MINUTE
+    assert vol.observed == 100 and vol.baseline == 20
+    assert {"nimbusfail", "london", "exploded"} <= {d.term for d in vol.explanation.drivers}
+    assert len(vol.explanation.example_event_ids) == 3
+    # the new hashtag had zeros back to the partition's first minute, so its burst alerts too
+    assert ("volume_spike", "hashtag", "nimbusfail") in {(a.kind, a.subject_type, a.subject) for a in detector.alerts}
+    # the minute closed by the watermark; the last minutes stay open until the sinks report progress past them
+    assert all(a.window_end <= T0 + 45 * MINUTE for a in detector.alerts)
+    # each alert travels to the incident grouper with the subjects it co-occurs with
+    related = {(r.subject_type, r.subject) for s in detector.signals for x in s.signals if x.alert == vol
+               for r in x.related}
+    assert ("hashtag", "nimbusfail") in related and ("entity", "nimbus") in related
+
+
+def test_spike_detector_gives_the_same_alerts_with_one_or_two_workers_and_any_batching():
+    events = stream()
+    alone = run(one_worker(events, batch=500))
+
+    async def two_workers():
+        # worker A's sink owns source partition 0, worker B's partition 1; their messages interleave at the detector
+        sent_a, sent_b, detector = Sent(), Sent(), Detector()
+        records = records_of(events)
+        await sink(counts_stage(sent_a), [r for r in records if r.partition == 0], 61)
+        await sink(counts_stage(sent_b), [r for r in records if r.partition == 1], 150)
+        merged = []
+        while sent_a or sent_b:
+            merged += [sent_a.pop(0) for _ in range(min(3, len(sent_a)))]
+            merged += [sent_b.pop(0) for _ in range(min(5, len(sent_b)))]
+        await detector.deliver(merged)
+        return detector
+
+    pair = run(two_workers())
+    assert alone.alerts and summary(alone.alerts) == summary(pair.alerts)
+
+
+def test_spike_detector_redelivered_batches_do_not_change_any_count():
+    events = stream()
+    clean = run(one_worker(events, batch=100))
+
+    async def with_redeliveries():
+        sent, detector = Sent(), Detector()
+        stage = counts_stage(sent)
+        records = records_of(events)
+        await sink(stage, records[:1000], 100)
+        # the sink crashed before committing its last batch: the new owner restarts at its first offset with
+        # different boundaries (one record more, then the rest in other sizes), and a counts message is delivered
+        # twice by the detector's own redelivery
+        redelivered = Sent()
+        await sink(counts_stage(redelivered), records[900:1001], 101)
+        await sink(counts_stage(redelivered), records[1001:], 77)
+        messages = list(sent) + [sent[-3]] + list(redelivered)
+        await detector.deliver(messages)
+        return detector
+
+    again = run(with_redeliveries())
+    assert summary(again.alerts) == summary(clean.alerts)
+
+
+def test_spike_detector_restarted_from_its_tables_alerts_as_if_never_stopped():
+    events = stream()
+    clean = run(one_worker(events))
+
+    async def restarted():
+        sent = Sent()
+        await sink(counts_stage(sent), records_of(events), 97)
+        first = Detector()
+        half = len(sent) * 2 // 3  # while the spike's baseline builds
+        await first.deliver(sent[:half])
+        second = Detector(first.tables)  # a new process: nothing in memory, the tables recovered
+        await second.deliver(sent[half:])
+        return first.alerts + second.alerts
+
+    assert summary(run(restarted())) == summary(clean.alerts)
+
+
+def test_spike_detector_waits_for_every_source_partition_then_lets_caught_up_ones_pass():
+    events = [e for e in stream(minutes=3) if e[0] == 0]  # only source partition 0 has posts
+
+    async def scenario():
+        sent, detector = Sent(), Detector()
+        stage = counts_stage(sent)
+        await sink(stage, records_of(events), 50)
+        await detector.deliver(sent)
+        held = list(detector.signals)
+        sent.clear()
+
+        async def lags():
+            return {("enriched", 0): 0, ("enriched", 1): 0}
+
+        await stage.on_idle(lags)
+        await detector.deliver(sent)
+        return held, detector.signals
+
+    held, signals = run(scenario())
+    assert held == []  # partition 1 never reported: nothing closes
+    assert signals and signals[-1].closed_until >= T0 + 2 * MINUTE
+
+
+def test_counts_stage_leaves_out_copies_stored_before_at_an_earlier_offset():
+    events = stream(minutes=1, per_minute=10)
+    records = records_of(events)
+    copy = SimpleNamespace(topic="enriched", partition=records[0].partition, offset=99, key=None,
+                           value=records[0].value)
+
+    async def scenario():
+        sent = Sent()
+
+        async def earlier(rows):
+            return {(e, o) for e, p, o, _ in rows if o == 99}
+
+        stage = counts_stage(sent, earlier)
+        await sink(stage, records + [copy], 100)
+        return sent
+
+    sent = run(scenario())
+    partials = [codec.decode_counts(v) for _, _, v in sent]
+    nimbus = next(p for p in partials if isinstance(p, SubjectPartial) and p.subject == "nimbus")
+    assert sum(m.posts for piece in nimbus.pieces for m in piece.minutes) == 10
+    progress = [p for p in partials if isinstance(p, Progress)]
+    assert len(progress) == PARTITIONS  # one per partition of the counts topic
+    assert {partition_of(k, PARTITIONS) for _, k, v in sent if k.startswith(b"progress:")} == {0, 1}
+    assert all(split_subject_key(k.decode())[1] for _, k, _ in sent if not k.startswith(b"progress:"))
+
+
+def _ddl_columns(path):
+    body = path.read_text().split("\n(\n", 1)[1].split("\n)\nENGINE")[0]
+    return [re.match(r"\s*`?([\w.]+)`?\s", line).group(1) for line in body.splitlines()
+            if line.strip() and not line.strip().startswith("--") and re.match(r"\s*`?[\w.]+`?\s+\w", line)]
+
+
+def test_spike_detector_alert_and_incident_rows_match_the_clickhouse_ddl():
+    assert tuple(_ddl_columns(REPO_ROOT / "schemas/migrations/0009_alerts.sql")) == ALERT_COLUMNS
+    assert tuple(_ddl_columns(REPO_ROOT / "schemas/migrations/0012_incidents.sql")) == INCIDENT_COLUMNS
+    alert = next(a for a in run(one_worker(stream())).alerts if a.subject_type == "topic")
+    row = alert_row(alert)
+    assert len(row) == len(ALERT_COLUMNS) and row[0] == alert.alert_id
+    assert row[9] == [d.term for d in alert.explanation.drivers]
