@@ -23,12 +23,13 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 
 from processors.brand_queries import load_brand_queries
+from processors.incidents import IncidentConfig
 from schemas.signals import SpikeSignals
 from streams import codec
 from streams.codec import Limits
@@ -43,7 +44,7 @@ from streams.settings import Settings, consumer_groups, enrich_batch_size
 from streams.sinks.clickhouse.client import connect
 from streams.sinks.clickhouse.earlier import EarlierCopies
 from streams.sinks.clickhouse.writer import ClickHouseWriter, RowWriter
-from streams.stages.alerts import SpikeDetector, alert_emitter
+from streams.stages.alerts import SpikeDetector, WatermarkConfig, alert_emitter
 from streams.stages.clickhouse_sink import ClickHouseSinkStage
 from streams.stages.counts import CountsStage, FindEarlier, Send, no_earlier_copies
 from streams.stages.dead_letters import DeadLetterSinkStage
@@ -95,7 +96,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     enricher = wiring.enricher_factory()
     brand_queries = load_brand_queries(nlp.brand_queries_path).names()
     counts = CountsStage(brand_queries, kafka.counts_topic, kafka.enriched_topic, kafka.partitions,
-                         producer.send_all, wiring.earlier_copies, policy, metrics, clock)
+                         producer.send_all, wiring.earlier_copies, policy, metrics, clock,
+                         idle_seconds=settings.worker.spike_idle_seconds)
     enrich = EnrichStage(enricher, producer, {Destination.ENRICHED: kafka.enriched_topic,
                                               Destination.DEADLETTER: kafka.deadletter_topic}, policy, metrics, clock)
     sink = ClickHouseSinkStage(wiring.writer_factory(), f"{ch.database}.events", producer, kafka.deadletter_topic,
@@ -151,9 +153,11 @@ def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send,
         brand_queries, kafka.partitions, open_table, series_table, clock_table,
         emit_alerts=alert_emitter(writer=wiring.writer_factory(), table=f"{ch.database}.alerts", send=send,
                                   alerts_topic=kafka.alerts_topic, policy=policy, metrics=metrics),
-        send_signals=send_signals, metrics=metrics, clock=clock)
+        send_signals=send_signals, metrics=metrics, clock=clock,
+        marks=WatermarkConfig(allowed_lateness=timedelta(seconds=settings.worker.spike_lateness_seconds)))
     grouper = IncidentGrouper(kafka.partitions, incident_table, wiring.writer_factory(), f"{ch.database}.incidents",
-                              send, kafka.incidents_topic, policy, metrics, clock)
+                              send, kafka.incidents_topic, policy, metrics, clock,
+                              IncidentConfig(quiet_minutes=settings.worker.incident_quiet_minutes))
     counts_topic = app.topic(kafka.counts_topic, key_type=bytes, value_type=bytes)
 
     @app.agent(counts_topic, name="spike-detector")

@@ -125,6 +125,15 @@ class WorkerSettings(_Section):
     # holding the GIL CPU: at 0.02 the 1-worker enrich pipeline (NLP then in a thread) ran 4-10 % faster in each
     # of 3 side-by-side reps (bench/RESULTS.md); a waiting thread may wait up to this long.
     switch_interval: float = Field(default=0.02, gt=0, le=1)
+    # Spike detection (streams/stages/alerts.py): a minute closes once every partition's event time passed its end
+    # by this much; later posts for it are counted as late, not in the minute.
+    spike_lateness_seconds: float = Field(default=30.0, ge=0)
+    # A sink partition with nothing left to consume and no record for this long stops holding the watermark
+    # back (streams/stages/counts.py:on_idle); shorter would let a partition that is only between two enrich
+    # batches of a replay be passed, and its next posts be late.
+    spike_idle_seconds: float = Field(default=10.0, gt=0)
+    # An incident resolves when its subjects have been quiet this many minutes of event time.
+    incident_quiet_minutes: int = Field(default=10, ge=1)
 
 
 class SourcesSettings(_Section):

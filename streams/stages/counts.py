@@ -15,6 +15,7 @@ policy's attempts is logged and the batch's counts are lost from the detector, n
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,17 +55,23 @@ class CountsStage:
     metrics: Metrics
     clock: Callable[[], datetime]
     config: PartialConfig = PartialConfig()
+    idle_seconds: float = 10.0  # a partition must have had no record this long to be reported caught up
+    monotonic: Callable[[], float] = time.monotonic
     event_times: dict[int, datetime] = field(default_factory=dict)  # per source partition, the latest stored
 
     def __post_init__(self) -> None:
         self._progress_keys = key_per_partition(PROGRESS_KEY_PREFIX, self.partitions)
+        self._started = self.monotonic()
+        self._last_record: dict[int, float] = {}  # source partition -> monotonic time of its last batch
 
     async def after_stored(self, records: Sequence[KafkaRecord], stored: Sequence[Stored]) -> None:
         if not records:
             return
         now = self.clock()
+        arrived = self.monotonic()
         ranges: dict[int, tuple[int, int]] = {}
         for r in records:
+            self._last_record[r.partition] = arrived
             first, last = ranges.get(r.partition, (r.offset, r.offset))
             ranges[r.partition] = (min(first, r.offset), max(last, r.offset))
         try:
@@ -105,13 +112,16 @@ class CountsStage:
         return [(self.topic, key, value) for key in self._progress_keys]
 
     async def on_idle(self, lags: Lags) -> None:
-        """Tell the detector which of the sink's partitions have nothing left to consume."""
+        """Tell the detector which of the sink's partitions have nothing left to consume and have been quiet for
+        `idle_seconds`."""
         try:
             owned = await lags()
         except Exception as exc:  # noqa: BLE001 - the next tick asks again
             log.debug("counts: lags unavailable: %s", describe(exc))
             return
-        idle = sorted(p for (topic, p), lag in owned.items() if topic == self.source_topic and lag == 0)
+        quiet_since = self.monotonic() - self.idle_seconds
+        idle = sorted(p for (topic, p), lag in owned.items() if topic == self.source_topic and lag == 0
+                      and self._last_record.get(p, self._started) <= quiet_since)
         if not idle:
             return
         entries = tuple(PartitionProgress(partition=p, last_offset=-1, event_time=self.event_times.get(p),

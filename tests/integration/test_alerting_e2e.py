@@ -124,7 +124,7 @@ def test_alerting_e2e_volume_spike_fires_in_prometheus_and_alert_reaches_the_top
         per_agent = urllib.parse.quote("sum by (agent) (socialpulse_events_in_total)")
         received = get_json(f"{api}/query?query={per_agent}")["data"]["result"]
         per_stage = {r["metric"]["agent"]: float(r["value"][1]) for r in received}
-        assert min(per_stage.get(a, 0) for a in ("enrich", "clickhouse_sink", "alerting")) >= len(records)
+        assert min(per_stage.get(a, 0) for a in ("enrich", "clickhouse_sink", "counts")) >= len(records)
     finally:
         stack("down", "prometheus", env=prom_env)
 

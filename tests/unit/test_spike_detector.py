@@ -60,9 +60,9 @@ async def no_earlier(rows):
     return set()
 
 
-def counts_stage(send, find_earlier=no_earlier):
+def counts_stage(send, find_earlier=no_earlier, monotonic=lambda: 0.0):
     return CountsStage(["nimbus", "vertex"], "counts", "enriched", PARTITIONS, send, find_earlier, POLICY,
-                       Metrics.create(), lambda: NOW)
+                       Metrics.create(), lambda: NOW, monotonic=monotonic)
 
 
 async def sink(stage, records, batch):
@@ -196,8 +196,8 @@ def test_spike_detector_waits_for_every_source_partition_then_lets_caught_up_one
     events = [e for e in stream(minutes=3) if e[0] == 0]  # only source partition 0 has posts
 
     async def scenario():
-        sent, detector = Sent(), Detector()
-        stage = counts_stage(sent)
+        sent, detector, clock = Sent(), Detector(), [0.0]
+        stage = counts_stage(sent, monotonic=lambda: clock[0])
         await sink(stage, records_of(events), 50)
         await detector.deliver(sent)
         held = list(detector.signals)
@@ -206,12 +206,17 @@ def test_spike_detector_waits_for_every_source_partition_then_lets_caught_up_one
         async def lags():
             return {("enriched", 0): 0, ("enriched", 1): 0}
 
+        clock[0] = 9.0  # nothing left to consume, but records came 9 s ago: maybe between two enrich batches
+        await stage.on_idle(lags)
+        early = list(sent)
+        clock[0] = 10.0
         await stage.on_idle(lags)
         await detector.deliver(sent)
-        return held, detector.signals
+        return held, early, detector.signals
 
-    held, signals = run(scenario())
+    held, early, signals = run(scenario())
     assert held == []  # partition 1 never reported: nothing closes
+    assert early == []
     assert signals and signals[-1].closed_until >= T0 + 2 * MINUTE
 
 

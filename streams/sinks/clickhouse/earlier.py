@@ -38,7 +38,7 @@ class EarlierCopies:
             found = self._client.execute(
                 f"SELECT event_id, kafka_partition, min(kafka_offset) FROM {self._table} "  # noqa: S608 - our table
                 "WHERE toStartOfHour(created_at) IN %(hours)s AND event_id IN %(ids)s "
-                "GROUP BY event_id, kafka_partition", {"hours": hours, "ids": ids})
+                "GROUP BY event_id, kafka_partition", {"hours": tuple(hours), "ids": tuple(ids)})
         except Exception:
             self._client.disconnect()
             self._client = None
