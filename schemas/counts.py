@@ -1,19 +1,20 @@
 """Counts v1 (`social.counts.v1`): what each worker's sink folded a stored batch into, for the spike detector.
 
-Two kinds of entries, keyed so that all of one subject's minutes meet on one partition:
-- `SubjectPartial` (key `<subject_type>:<subject>`): one subject's partial one-minute aggregates from one batch,
-  per source partition of `social.enriched.v1` with the batch's offset range there (the range makes merging
-  idempotent: a redelivered batch supersedes what it was counted as before, processors/spike_merge.py).
-- `Progress` (key `progress:<n>`, one per partition of this topic: streams/runtime/partitioner.py:key_per_partition):
-  how far each source partition's event time got, so every partition of this topic closes minutes by the same
-  watermark even for subjects nobody mentions.
+One `CountsBatch` per stored batch and partition of this topic, keyed `progress:<n>` so that it lands on that
+partition (streams/runtime/partitioner.py:key_per_partition). It holds the `SubjectPartial`s of the subjects that
+hash to the partition (subject key `<subject_type>:<subject>`, Kafka's default partitioner): all of one
+subject's minutes meet on one partition. Each partial has, per source partition of `social.enriched.v1`, the
+batch's offset range there, which makes merging idempotent (processors/spike_merge.py). The batch's `progress`
+says how far each source partition's event time got, so every partition closes minutes by the same watermark
+even when none of its subjects is mentioned. A batch too large for one message is split; only the last part
+carries the progress.
 
 ``subject_type`` "topic" means a brand query, as in Alert v1.
 """
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, Field
 
 from schemas.base import Contract
 
@@ -50,8 +51,6 @@ class SourcePiece(Contract):
 
 
 class SubjectPartial(Contract):
-    schema_version: Literal[1] = 1
-    kind: Literal["partial"] = "partial"
     partial_id: str  # "<subject key>@<partition>:<first>-<last>,…": the same batch gives the same id
     subject_type: SubjectTypeName
     subject: str
@@ -65,14 +64,8 @@ class PartitionProgress(Contract):
     caught_up: bool = False  # nothing left to consume at sent_at: it does not hold the watermark back
 
 
-class Progress(Contract):
+class CountsBatch(Contract):
     schema_version: Literal[1] = 1
-    kind: Literal["progress"] = "progress"
-    progress: tuple[PartitionProgress, ...]
+    partials: tuple[SubjectPartial, ...] = ()
+    progress: tuple[PartitionProgress, ...] = ()
     sent_at: AwareDatetime
-
-
-class CountsEntry(RootModel[Annotated[SubjectPartial | Progress, Field(discriminator="kind")]]):
-    """A social.counts.v1 value: a SubjectPartial or a Progress, told apart by `kind`."""
-
-    model_config = ConfigDict(frozen=True)

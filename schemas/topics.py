@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from schemas.alert import Alert
-from schemas.counts import CountsEntry
+from schemas.counts import CountsBatch
 from schemas.deadletter import DeadLetter
 from schemas.deletion import Deletion
 from schemas.events import EnrichedEvent, RawEvent
@@ -29,8 +29,8 @@ ENRICHED = TopicSpec(
 DEADLETTER = TopicSpec(
     "social.deadletter.v1", 1, "dead_letter_id", DeadLetter, "Records that failed, with original bytes."
 )
-COUNTS = TopicSpec("social.counts.v1", 1, "subject", CountsEntry,
-                   "Partial minute counts per subject from each stored batch, and each source partition's progress.")
+COUNTS = TopicSpec("social.counts.v1", 1, "partition", CountsBatch,
+                   "Partial minute counts per subject of each stored batch, and each source partition's progress.")
 ALERTS = TopicSpec("social.alerts.v1", 1, "alert_id", Alert, "Spike alerts with explanations.")
 INCIDENTS = TopicSpec("social.incidents.v1", 1, "incident_id", Incident,
                       "Alerts grouped into incidents: open, updated, resolved revisions.")

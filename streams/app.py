@@ -138,9 +138,7 @@ def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send,
                  brand_queries: Sequence[str]) -> None:
     """The two Faust agents and their tables: spike-detector on social.counts.v1, incidents on the signals."""
     kafka, ch, metrics, clock = settings.kafka, settings.clickhouse, wiring.metrics, wiring.clock
-    open_table = app.Table("spike-open", default=None, help="per subject: minutes not closed yet")
-    series_table = app.Table("spike-series", default=None, help="per subject: the detector's history")
-    clock_table = app.Table("spike-clock", default=None, help="per partition: source progress, minutes closed")
+    state_table = app.Table("spike-state", default=None, help="per subject: open minutes and history; the clock")
     incident_table = app.Table("incidents", default=None, partitions=1, help="open incidents, pending signals")
     signals_topic = app.topic(f"{settings.worker.app_id}-spike-signals", partitions=1, internal=True,
                               key_type=bytes, value_type=bytes)
@@ -150,7 +148,7 @@ def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send,
                          policy=policy, what="alerting", on_retry=metrics.retry_counter("alerting"))
 
     detector = SpikeDetector(
-        brand_queries, kafka.partitions, open_table, series_table, clock_table,
+        brand_queries, kafka.partitions, state_table,
         emit_alerts=alert_emitter(writer=wiring.writer_factory(), table=f"{ch.database}.alerts", send=send,
                                   alerts_topic=kafka.alerts_topic, policy=policy, metrics=metrics),
         send_signals=send_signals, metrics=metrics, clock=clock,
@@ -160,19 +158,34 @@ def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send,
                               IncidentConfig(quiet_minutes=settings.worker.incident_quiet_minutes))
     counts_topic = app.topic(kafka.counts_topic, key_type=bytes, value_type=bytes)
 
+    # An event is acknowledged when the loop takes the next one; before that, its table changes must be in the
+    # changelog: Faust buffers changelog writes and may commit offsets before sending them, and a crash would then
+    # lose state that no redelivery brings back. One message per sink batch and partition keeps this wait rare.
     @app.agent(counts_topic, name="spike-detector")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
             await detector.on_message(event.value, event.message.partition)
+            await changelog_written(app)
 
     @app.agent(signals_topic, name="incidents")
     async def group_incidents(stream: Any) -> None:
         async for event in stream.events():
             await grouper.on_message(event.value)
+            await changelog_written(app)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers loosely
     async def forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         detector.on_revoked([tp.partition for tp in revoked if tp.topic == kafka.counts_topic])
+
+
+async def changelog_written(app: faust.App) -> None:
+    """Until every table change so far is acknowledged by the broker (Faust's flush gives up after 0.1 s without
+    progress: a broker that is down blocks here, which is the back-pressure)."""
+    while True:
+        await app.producer.flush()
+        if not app.producer.buffer.size:
+            return
+        await asyncio.sleep(0.2)
 
 
 async def _delivered(sending: Awaitable[Any]) -> None:

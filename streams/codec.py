@@ -39,7 +39,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from processors.normalizers import NormalizationError, detect_and_normalize
-from schemas.counts import CountsEntry, Progress, SubjectPartial
+from schemas.counts import CountsBatch
 from schemas.deadletter import KEY_MAX_BYTES, ORIGINAL_MAX_BYTES, DeadLetter
 from schemas.errors import ErrorCode
 from schemas.events import EnrichedEvent, RawEvent
@@ -372,9 +372,9 @@ def decode_dead_letter(value: bytes | None) -> DeadLetter:
     return decode_model(value, DeadLetter)
 
 
-def decode_counts(value: bytes | None) -> SubjectPartial | Progress:
+def decode_counts(value: bytes | None) -> CountsBatch:
     """A social.counts.v1 value; raises CodecError."""
-    return decode_model(value, CountsEntry).root
+    return decode_model(value, CountsBatch)
 
 
 def decode_spike_signals(value: bytes | None) -> SpikeSignals:

@@ -1,19 +1,23 @@
 """Stage `alerts`: the Faust agent `spike-detector` on social.counts.v1 → Alert v1 on social.alerts.v1 + <db>.alerts,
 and signals for the incident grouper.
 
-    social.counts.v1 (keyed by subject) ──► SpikeDetector.on_message ──► tables spike-open / spike-series / spike-clock
-        partial  → merge into the subject's open minutes (processors/spike_merge.py: idempotent by offset range)
+    social.counts.v1 (one CountsBatch per sink batch and partition) ──► SpikeDetector.on_message ──► table spike-state
+        partials → merge into each subject's open minutes (processors/spike_merge.py: idempotent by offset range)
         progress → advance the partition's clock; close every minute the watermark passed:
                    sum the minute → spikes.fold → alerts, per-brand-query scores, signals
 
 All of one subject's partials arrive on one partition, from every worker's sink, so its minute counts are the
-whole stream's whatever the number of workers. The state is three Faust tables (changelog-backed: it survives
-restarts and moves with rebalances; docs/DESIGN.md §3) whose values are the JSON forms of the pure states:
-- `spike-open`, key subject: the minutes not closed yet (`OpenMinutes`);
-- `spike-series`, key subject: the detector's history (`SeriesState`: K minutes, baseline terms, cooldowns);
-- `spike-clock`, key the partition's progress key: source partitions' progress and how far minutes are closed.
+whole stream's whatever the number of workers. The state is one Faust table, `spike-state` (changelog-backed: it
+survives restarts and moves with rebalances; docs/DESIGN.md §3), whose values are the JSON forms of pure states:
+- `open:<subject>`: the minutes not closed yet (`OpenMinutes`);
+- `series:<subject>`: the detector's history (`SeriesState`: K minutes, baseline terms, cooldowns);
+- `clock`: the partition's view of the source partitions' progress and how far it closed minutes.
+One table, so all of a partition's changes go to one changelog partition, in order: a crash leaves a prefix of
+them, and `_close` writes a subject's series before removing the minute from its open state, so handling the
+same message again (it was not acknowledged) folds nothing twice and loses nothing. The agent acknowledges a
+message only after the table changes are in the changelog (streams/app.py:changelog_written).
 Which subjects have open minutes, and when entity/hashtag series were last seen, is kept in memory and rebuilt
-from the tables at the first message after a partition is assigned.
+from the table at the first message after a partition is assigned.
 
 A table changes only while the agent handles a message of the same partition (Faust writes the change to that
 partition of the changelog). Alerts are produced and inserted before the agent acknowledges the message, so an
@@ -51,12 +55,12 @@ from processors.spike_merge import (
 )
 from processors.spikes import BRAND_QUERY, DetectorConfig, SeriesState, fold, series_from_json, series_to_json
 from schemas import Alert
-from schemas.counts import PROGRESS_KEY_PREFIX, Progress, SubjectPartial
+from schemas.counts import CountsBatch, SubjectPartial
 from schemas.signals import AlertSignal, RelatedSubject, SpikeSignals
 from streams import codec
 from streams.metrics import Metrics
 from streams.runtime.failure_policy import RetryPolicy, describe, until_done
-from streams.runtime.partitioner import key_per_partition, partition_of
+from streams.runtime.partitioner import partition_of
 from streams.sinks.clickhouse.rows import utc_naive
 from streams.sinks.clickhouse.writer import RowWriter
 
@@ -139,9 +143,7 @@ class _Partition:
 class SpikeDetector:
     brand_queries: Sequence[str]
     partitions: int  # of social.counts.v1 and of its source social.enriched.v1 (`setup` creates both alike)
-    open_table: Table
-    series_table: Table
-    clock_table: Table
+    table: Table
     emit_alerts: Callable[[list[Alert]], Awaitable[None]]
     send_signals: Callable[[SpikeSignals], Awaitable[None]]
     metrics: Metrics
@@ -151,7 +153,6 @@ class SpikeDetector:
     marks: WatermarkConfig = WatermarkConfig()
 
     def __post_init__(self) -> None:
-        self._progress_keys = [k.decode() for k in key_per_partition(PROGRESS_KEY_PREFIX, self.partitions)]
         self._brand_keys: dict[int, list[str]] = {}
         for query in dict.fromkeys(self.brand_queries):
             key = subject_key(BRAND_QUERY, query)
@@ -163,16 +164,16 @@ class SpikeDetector:
     async def on_message(self, value: bytes | None, partition: int) -> None:
         """One message of social.counts.v1 from `partition`. Never raises for the message's content."""
         try:
-            entry = codec.decode_counts(value)
+            batch = codec.decode_counts(value)
         except codec.CodecError as exc:
             self.metrics.dead_letter(exc.code.value, STAGE)
             log.error("alerting: unreadable counts message on partition %d skipped: %s", partition, exc)
             return
         state = self._partition(partition)
-        if isinstance(entry, SubjectPartial):
-            self._merge(state, entry)
-        else:
-            await self._advance(partition, state, entry)
+        for partial in batch.partials:
+            self._merge(state, partial)
+        if batch.progress:
+            await self._advance(partition, state, batch)
 
     def on_revoked(self, partitions: Sequence[int]) -> None:
         for p in partitions:
@@ -187,14 +188,16 @@ class SpikeDetector:
     def _partition(self, partition: int) -> _Partition:
         state = self._assigned.get(partition)
         if state is None:
-            stored = self.clock_table.get(self._progress_keys[partition])
+            stored = self.table.get(_clock_key(partition))
             state = _Partition(clock_from_json(stored) if stored else Clock())
-            for key, value in list(self.open_table.items()):
-                if partition_of(key.encode(), self.partitions) == partition:
+            for name, value in list(self.table.items()):
+                kind, _, key = name.partition(":")
+                if kind not in ("open", "series") or partition_of(key.encode(), self.partitions) != partition:
+                    continue
+                if kind == "open":
                     for minute in open_from_json(value).minutes():
                         state.open_minutes.setdefault(minute, set()).add(key)
-            for key, value in list(self.series_table.items()):
-                if not key.startswith(BRAND_QUERY + ":") and partition_of(key.encode(), self.partitions) == partition:
+                elif not key.startswith(BRAND_QUERY + ":"):
                     start = series_from_json(value).next_start
                     if start is not None:
                         state.last_seen[key] = start
@@ -206,17 +209,17 @@ class SpikeDetector:
 
     def _merge(self, state: _Partition, partial: SubjectPartial) -> None:
         key = subject_key(partial.subject_type, partial.subject)
-        stored = self.open_table.get(key)
+        stored = self.table.get(_open_key(key))
         before = open_from_json(stored) if stored else OpenMinutes()
         after, late = merge(before, partial, closed_until=state.clock.closed_until, config=self.partial)
         if late:
             self.metrics.alert_late_events.inc(late)
         if after != before:
-            self.open_table[key] = open_to_json(after)
+            self.table[_open_key(key)] = open_to_json(after)
             for minute in after.minutes():
                 state.open_minutes.setdefault(minute, set()).add(key)
 
-    async def _advance(self, partition: int, state: _Partition, progress: Progress) -> None:
+    async def _advance(self, partition: int, state: _Partition, progress: CountsBatch) -> None:
         now = self.clock()
         clock = advance_clock(state.clock, progress.progress, sent_at=progress.sent_at)
         mark = watermark(clock, partitions=self.partitions, now=now, allowed_lateness=self.marks.allowed_lateness,
@@ -235,7 +238,7 @@ class SpikeDetector:
                 clock = replace(clock, closed_until=through)
                 self._quiet_brand_queries(partition, state, through)
         state.clock = clock
-        self.clock_table[self._progress_keys[partition]] = clock_to_json(clock)
+        self.table[_clock_key(partition)] = clock_to_json(clock)
         self._evict(state, clock.closed_until)
         await self.emit_alerts(alerts)
         if clock.closed_until is not None and (clock.closed_until != previous or signals):
@@ -248,18 +251,20 @@ class SpikeDetector:
     def _close(self, state: _Partition, key: str, minute: datetime, first_start: datetime | None, now: datetime
                ) -> tuple[list[Alert], tuple[RelatedSubject, ...]]:
         subject_type, subject = split_subject_key(key)
-        stored = self.open_table.get(key)
+        stored = self.table.get(_open_key(key))
         remaining, agg = close(open_from_json(stored) if stored else OpenMinutes(), minute, self.partial)
-        if remaining.empty:
-            self.open_table.pop(key, None)
-        else:
-            self.open_table[key] = open_to_json(remaining)
-        series_json = self.series_table.get(key)
+        series_json = self.table.get(_series_key(key))
         series = series_from_json(series_json) if series_json else SeriesState(
             next_start=first_start if first_start is not None and first_start < minute else None)
         bucket = bucket_of(subject_type, subject, minute, agg)
         series, raised = fold(series, bucket, self.detector, detected_at=now)
-        self.series_table[key] = series_to_json(series)
+        # the series first: after a crash between the two, handling the message again folds the minute into a
+        # series that has it already (fold ignores it), instead of finding the minute gone
+        self.table[_series_key(key)] = series_to_json(series)
+        if remaining.empty:
+            self.table.pop(_open_key(key), None)
+        else:
+            self.table[_open_key(key)] = open_to_json(remaining)
         if subject_type == BRAND_QUERY:
             self.metrics.spike_score.labels(brand_query=subject, kind="volume").set(series.volume_score)
             self.metrics.spike_score.labels(brand_query=subject, kind="negative").set(series.negative_score)
@@ -273,7 +278,7 @@ class SpikeDetector:
         """A brand query without posts in the last closed minute scores 0 there (its series gets the zeros when
         its next minute with posts is folded: spikes.fold fills the gap)."""
         for key in self._brand_keys.get(partition, []):
-            stored = self.series_table.get(key)
+            stored = self.table.get(_series_key(key))
             if stored is None or series_from_json(stored).next_start != through:
                 subject = split_subject_key(key)[1]
                 self.metrics.spike_score.labels(brand_query=subject, kind="volume").set(0)
@@ -292,7 +297,19 @@ class SpikeDetector:
                             key=lambda k: (state.last_seen[k], k))[:excess]
         for key in stale:
             del state.last_seen[key]
-            self.series_table.pop(key, None)
+            self.table.pop(_series_key(key), None)
+
+
+def _open_key(subject: str) -> str:
+    return f"open:{subject}"
+
+
+def _series_key(subject: str) -> str:
+    return f"series:{subject}"
+
+
+def _clock_key(partition: int) -> str:
+    return f"clock:{partition}"
 
 
 def _remove(metric: Any, *labels: str) -> None:

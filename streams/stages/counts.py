@@ -2,11 +2,12 @@
 
     sink.handle(records) ──► rows in <db>.events ──► counts.after_stored(records, stored)
         ├─ posts already stored at an earlier offset of their partition (an enrich redelivery) are left out
-        ├─ one SubjectPartial per subject, keyed "<subject_type>:<subject>" (processors/spike_merge.py)
-        └─ one Progress per partition of social.counts.v1: each source partition's last offset and event time
+        ├─ one SubjectPartial per subject (processors/spike_merge.py)
+        └─ per partition of social.counts.v1, one CountsBatch: the partials of the subjects that hash to it, and
+           each source partition's last offset and event time
     then the sink commits the batch.
 
-`on_idle` (a worker timer) sends Progress marking the sink's caught-up partitions, so quiet partitions do not
+`on_idle` (a worker timer) sends progress marking the sink's caught-up partitions, so quiet partitions do not
 hold the detector's watermark back. The partials are merged and the spikes detected by the Faust agent of
 streams/alerting/. Infrastructure faults block (and so hold the sink's commit); a record fault after the
 policy's attempts is logged and the batch's counts are lost from the detector, never from the events table.
@@ -21,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from processors.spike_merge import PartialConfig, Stored, batch_partials, batch_progress, subject_key
-from schemas.counts import PROGRESS_KEY_PREFIX, PartitionProgress, Progress
+from schemas.counts import PROGRESS_KEY_PREFIX, CountsBatch, PartitionProgress, SubjectPartial
 from streams import codec
 from streams.metrics import Metrics
 from streams.runtime.failure_policy import RetryPolicy, describe, until_done
-from streams.runtime.partitioner import key_per_partition
+from streams.runtime.partitioner import key_per_partition, partition_of
 from streams.runtime.records import KafkaRecord
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class CountsStage:
     clock: Callable[[], datetime]
     config: PartialConfig = PartialConfig()
     idle_seconds: float = 10.0  # a partition must have had no record this long to be reported caught up
+    part_bytes: int = 512 * 1024  # partials per message, well under the topic's message limit
     monotonic: Callable[[], float] = time.monotonic
     event_times: dict[int, datetime] = field(default_factory=dict)  # per source partition, the latest stored
 
@@ -100,16 +102,34 @@ class CountsStage:
             created = min(e.event.created_at, now)
             if p not in self.event_times or created > self.event_times[p]:
                 self.event_times[p] = created
-        partials = batch_partials(fresh, ranges, self.brand_queries, self.config)
-        out: list[tuple[str, bytes | None, bytes]] = [
-            (self.topic, subject_key(x.subject_type, x.subject).encode(), codec.encode_model(x)) for x in partials]
-        progress = Progress(progress=batch_progress(ranges, self.event_times), sent_at=now)
-        out += self._to_every_partition(progress)
-        return out
+        by_partition: dict[int, list[SubjectPartial]] = {}
+        for partial in batch_partials(fresh, ranges, self.brand_queries, self.config):
+            key = subject_key(partial.subject_type, partial.subject).encode()
+            by_partition.setdefault(partition_of(key, self.partitions), []).append(partial)
+        progress = batch_progress(ranges, self.event_times)
+        return [message for q in range(self.partitions)
+                for message in self._batches(q, by_partition.get(q, []), progress, now)]
 
-    def _to_every_partition(self, progress: Progress) -> list[tuple[str, bytes | None, bytes]]:
-        value = codec.encode_model(progress)
-        return [(self.topic, key, value) for key in self._progress_keys]
+    def _batches(self, partition: int, partials: list[SubjectPartial], progress: tuple[PartitionProgress, ...],
+                 now: datetime) -> list[tuple[str, bytes | None, bytes]]:
+        """One message for the partition, or several when the partials would not fit in one (each part is merged
+        on its own; the last carries the progress, so minutes close after every part arrived)."""
+        key = self._progress_keys[partition]
+        sizes = [len(codec.encode_model(x)) for x in partials]
+        parts: list[list[SubjectPartial]] = [[]]
+        used = 0
+        for partial, size in zip(partials, sizes, strict=True):
+            if parts[-1] and used + size > self.part_bytes:
+                parts.append([])
+                used = 0
+            parts[-1].append(partial)
+            used += size
+        out: list[tuple[str, bytes | None, bytes]] = [
+            (self.topic, key, codec.encode_model(CountsBatch(partials=tuple(part), sent_at=now)))
+               for part in parts[:-1]]
+        out.append((self.topic, key, codec.encode_model(CountsBatch(partials=tuple(parts[-1]), progress=progress,
+                                                                    sent_at=now))))
+        return out
 
     async def on_idle(self, lags: Lags) -> None:
         """Tell the detector which of the sink's partitions have nothing left to consume and have been quiet for
@@ -126,8 +146,9 @@ class CountsStage:
             return
         entries = tuple(PartitionProgress(partition=p, last_offset=-1, event_time=self.event_times.get(p),
                                           caught_up=True) for p in idle)
+        value = codec.encode_model(CountsBatch(progress=entries, sent_at=self.clock()))
         try:
-            await until_done(lambda: self.send(self._to_every_partition(
-                Progress(progress=entries, sent_at=self.clock()))), policy=self.policy, what=STAGE)
+            await until_done(lambda: self.send([(self.topic, key, value) for key in self._progress_keys]),
+                             policy=self.policy, what=STAGE)
         except Exception as exc:  # noqa: BLE001 - the next tick sends it again
             log.warning("counts: caught-up progress not sent: %s", describe(exc))

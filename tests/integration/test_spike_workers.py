@@ -138,7 +138,7 @@ def test_spike_workers_one_and_two_workers_give_the_same_alerts_and_incidents(pi
     topics = set(admin.list_topics())
     admin.close()
     app_id = pipeline.settings.worker.app_id
-    for table in ("spike-open", "spike-series", "spike-clock", "incidents"):
+    for table in ("spike-state", "incidents"):
         assert f"{app_id}-{table}-changelog" in topics
     assert f"{app_id}-spike-signals" in topics
 

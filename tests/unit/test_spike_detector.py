@@ -9,9 +9,7 @@ import re
 from datetime import timedelta
 from types import SimpleNamespace
 
-from processors.spike_merge import split_subject_key
 from schemas import Alert
-from schemas.counts import Progress, SubjectPartial
 from streams import codec
 from streams.metrics import Metrics
 from streams.runtime.failure_policy import RetryPolicy
@@ -77,7 +75,7 @@ class Detector:
     """A detector over dict tables, fed messages as Kafka would deliver them (per partition in order)."""
 
     def __init__(self, tables=None):
-        self.tables = tables or ({}, {}, {})
+        self.table = {} if tables is None else tables
         self.alerts: list[Alert] = []
         self.signals = []
         self.metrics = Metrics.create()
@@ -88,7 +86,7 @@ class Detector:
         async def signal(message):
             self.signals.append(message)
 
-        self.detector = SpikeDetector(["nimbus", "vertex"], PARTITIONS, *self.tables, emit_alerts=emit,
+        self.detector = SpikeDetector(["nimbus", "vertex"], PARTITIONS, self.table, emit_alerts=emit,
                                       send_signals=signal, metrics=self.metrics, clock=lambda: NOW)
 
     async def deliver(self, messages):
@@ -185,7 +183,7 @@ def test_spike_detector_restarted_from_its_tables_alerts_as_if_never_stopped():
         first = Detector()
         half = len(sent) * 2 // 3  # while the spike's baseline builds
         await first.deliver(sent[:half])
-        second = Detector(first.tables)  # a new process: nothing in memory, the tables recovered
+        second = Detector(first.table)  # a new process: nothing in memory, the tables recovered
         await second.deliver(sent[half:])
         return first.alerts + second.alerts
 
@@ -237,13 +235,33 @@ def test_counts_stage_leaves_out_copies_stored_before_at_an_earlier_offset():
         return sent
 
     sent = run(scenario())
-    partials = [codec.decode_counts(v) for _, _, v in sent]
-    nimbus = next(p for p in partials if isinstance(p, SubjectPartial) and p.subject == "nimbus")
+    batches = [(partition_of(k, PARTITIONS), codec.decode_counts(v)) for _, k, v in sent]
+    assert sorted(q for q, _ in batches) == [0, 1]  # one per partition of the counts topic, with the progress
+    assert all(b.progress for _, b in batches)
+    nimbus = next(p for _, b in batches for p in b.partials if p.subject == "nimbus")
     assert sum(m.posts for piece in nimbus.pieces for m in piece.minutes) == 10
-    progress = [p for p in partials if isinstance(p, Progress)]
-    assert len(progress) == PARTITIONS  # one per partition of the counts topic
-    assert {partition_of(k, PARTITIONS) for _, k, v in sent if k.startswith(b"progress:")} == {0, 1}
-    assert all(split_subject_key(k.decode())[1] for _, k, _ in sent if not k.startswith(b"progress:"))
+    for q, batch in batches:  # each subject's partial went to the partition its key hashes to
+        assert all(partition_of(f"{p.subject_type}:{p.subject}".encode(), PARTITIONS) == q for p in batch.partials)
+
+
+def test_counts_stage_splits_a_batch_too_large_for_one_message():
+    events = stream(minutes=3, per_minute=40, spike_from=0, spike_posts=20)
+
+    async def scenario():
+        sent = Sent()
+        stage = counts_stage(sent)
+        stage.part_bytes = 2_000
+        await sink(stage, records_of(events), 1000)
+        return sent
+
+    sent = run(scenario())
+    batches = [codec.decode_counts(v) for _, _, v in sent]
+    assert len(batches) > PARTITIONS
+    assert sum(1 for b in batches if b.progress) == PARTITIONS  # only the last part of each carries it
+    detector, alone = Detector(), run(one_worker(events, batch=1000))
+    run(detector.deliver(sent))
+    assert any(k.startswith("series:") for k in alone.table)  # minutes were closed and folded
+    assert detector.table == alone.table  # the same state as from unsplit messages
 
 
 def _ddl_columns(path):
