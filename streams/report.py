@@ -37,6 +37,10 @@ def build_report(client: Client, database: str, *, top: int = 10) -> list[Sectio
     hashtags = client.execute(
         f"SELECT tag, count() AS posts FROM {events} ARRAY JOIN hashtags AS tag "
         f"GROUP BY tag ORDER BY posts DESC, tag LIMIT %(top)s", {"top": top})
+    incidents = client.execute(
+        f"SELECT headline, arrayStringConcat(kinds, '+'), status, started_at, peak_at, round(peak_score, 1), "
+        f"alert_count, arrayStringConcat(arraySlice(drivers.term, 1, 4), ' ') FROM {db}.incidents FINAL "
+        f"WHERE merged_into = '' ORDER BY started_at DESC, incident_id LIMIT %(top)s", {"top": top})
     return [
         Section("Totals", ("posts", "authors", "first post (UTC)", "last post (UTC)"), totals),
         Section("Top entities", ("entity", "label", "mentions", "avg sentiment"), entities),
@@ -44,6 +48,8 @@ def build_report(client: Client, database: str, *, top: int = 10) -> list[Sectio
                 by_language),
         Section("Volume by network", ("network", "posts", "authors"), by_network),
         Section("Top hashtags", ("hashtag", "posts"), hashtags),
+        Section("Incidents (grouped spike alerts)", ("headline", "kinds", "status", "started (UTC)", "peak (UTC)",
+                                                     "peak z", "alerts", "drivers"), incidents),
     ]
 
 

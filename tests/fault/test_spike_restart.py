@@ -13,9 +13,9 @@ from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import Alert
-from streams.sources.generator import Generator, GeneratorConfig, Spike
 from streams.progress import pipeline_progress
 from streams.settings import consumer_groups
+from streams.sources.generator import Generator, GeneratorConfig, Spike
 from tests.support import Pipeline, produce_all
 
 KILL_AFTER_MINUTE, SPIKE_AT = 8, 14
@@ -41,8 +41,8 @@ def closed_until(port: int) -> float:
             text = response.read().decode()
     except OSError:
         return 0.0
-    values = [s.value for f in text_string_to_metric_families(text) if f.name == "socialpulse_alerting_watermark_seconds"
-              for s in f.samples]
+    values = [s.value for f in text_string_to_metric_families(text)
+              if f.name == "socialpulse_alerting_watermark_seconds" for s in f.samples]
     return min(values) if values else 0.0
 
 

@@ -14,7 +14,7 @@ from streams.settings import REPO_ROOT
 
 PROM = REPO_ROOT / "deploy" / "prometheus"
 RULES = PROM / "rules" / "socialpulse.rules.yml"
-REQUIRED_ALERTS = {"VolumeSpike", "NegativeSentimentSurge", "PipelineStalled", "ConsumerLagHigh",
+REQUIRED_ALERTS = {"VolumeSpike", "NegativeSentimentSurge", "SocialIncident", "PipelineStalled", "ConsumerLagHigh",
                    "DeadLetterRateHigh", "ClickHouseInsertFailing", "SourceStalled"}
 
 
