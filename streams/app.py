@@ -30,6 +30,7 @@ import faust
 
 from processors.brand_queries import load_brand_queries
 from processors.incidents import IncidentConfig
+from schemas import ErrorCode
 from schemas.signals import SpikeSignals
 from streams import codec
 from streams.codec import Limits
@@ -164,18 +165,29 @@ def spike_agents(app: faust.App, settings: Settings, wiring: Wiring, send: Send,
     @app.agent(counts_topic, name="spike-detector")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
-            await detector.on_message(event.value, event.message.partition)
+            await _guarded("alerting", metrics, detector.on_message(event.value, event.message.partition))
             await changelog_written(app)
 
     @app.agent(signals_topic, name="incidents")
     async def group_incidents(stream: Any) -> None:
         async for event in stream.events():
-            await grouper.on_message(event.value)
+            await _guarded("incidents", metrics, grouper.on_message(event.value))
             await changelog_written(app)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers loosely
     async def forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         detector.on_revoked([tp.partition for tp in revoked if tp.topic == kafka.counts_topic])
+
+
+async def _guarded(stage: str, metrics: Metrics, handling: Awaitable[None]) -> None:
+    """A message the handler fails on (a bug, or state it cannot read) is logged and skipped: an exception out of
+    the loop would make Faust restart the agent and may skip offsets (STYLE.md). Infrastructure faults never get
+    here: the handlers retry them in place."""
+    try:
+        await handling
+    except Exception:  # noqa: BLE001 - logged with its traceback and counted
+        metrics.dead_letter(ErrorCode.PROCESSING_FAILED.value, stage)
+        log.exception("%s: a message could not be handled and is skipped", stage)
 
 
 async def changelog_written(app: faust.App) -> None:

@@ -277,3 +277,24 @@ def test_spike_detector_alert_and_incident_rows_match_the_clickhouse_ddl():
     row = alert_row(alert)
     assert len(row) == len(ALERT_COLUMNS) and row[0] == alert.alert_id
     assert row[9] == [d.term for d in alert.explanation.drivers]
+
+
+def test_spike_agents_skip_a_message_the_handler_fails_on_and_count_it():
+    from streams.app import _guarded
+
+    metrics = Metrics.create()
+
+    async def broken():
+        raise ValueError("state it cannot read")
+
+    run(_guarded("alerting", metrics, broken()))  # does not raise: the agent loop goes on
+    assert metrics.registry.get_sample_value(
+        "socialpulse_dead_letters_total", {"code": "processing_failed", "stage": "alerting"}) == 1
+
+
+def test_spike_detector_skips_an_unreadable_counts_message():
+    detector = Detector()
+    run(detector.detector.on_message(b'{"schema_version": 1, "sent_at": "not a time"}', 0))
+    assert detector.table == {} and detector.alerts == []
+    assert detector.metrics.registry.get_sample_value(
+        "socialpulse_dead_letters_total", {"code": "invalid_value", "stage": "alerting"}) == 1
