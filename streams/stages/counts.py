@@ -9,7 +9,7 @@
 
 `on_idle` (a worker timer) sends progress marking the sink's caught-up partitions, so quiet partitions do not
 hold the detector's watermark back. The partials are merged and the spikes detected by the Faust agent of
-streams/alerting/. Infrastructure faults block (and so hold the sink's commit); a record fault after the
+streams/stages/alerts.py. Infrastructure faults block (and so hold the sink's commit); a record fault after the
 policy's attempts is logged and the batch's counts are lost from the detector, never from the events table.
 """
 
@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from processors.spike_merge import PartialConfig, Stored, batch_partials, batch_progress, subject_key
+from schemas import EnrichedEvent
 from schemas.counts import PROGRESS_KEY_PREFIX, CountsBatch, PartitionProgress, SubjectPartial
 from streams import codec
-from streams.metrics import Metrics
+from streams.metrics import Metrics, language_label, network_label
 from streams.runtime.failure_policy import RetryPolicy, describe, until_done
 from streams.runtime.partitioner import key_per_partition, partition_of
 from streams.runtime.records import KafkaRecord
@@ -85,6 +87,11 @@ class CountsStage:
             log.error("counts: a batch of %d events not counted for spike detection: %s", len(stored), describe(exc))
             return
         self.metrics.events_in.labels(agent=STAGE).inc(len(stored))
+        counts = _BatchCounts()
+        tracked = frozenset(self.brand_queries)
+        for _, _, event in stored:
+            counts.add(event, tracked)
+        counts.publish(self.metrics)
         self.metrics.counts_messages.inc(len(messages))
         self.metrics.counts_bytes.inc(sum(len(v) for _, _, v in messages))
 
@@ -152,3 +159,28 @@ class CountsStage:
                              policy=self.policy, what=STAGE)
         except Exception as exc:  # noqa: BLE001 - the next tick sends it again
             log.warning("counts: caught-up progress not sent: %s", describe(exc))
+
+
+class _BatchCounts:
+    """Per-source and per-brand-query counters summed over a batch: one `labels()` lookup per series, not per
+    event (per event they cost ~10 µs on the event loop)."""
+
+    def __init__(self) -> None:
+        self.by_source: Counter[tuple[str, str]] = Counter()
+        self.mentions: Counter[tuple[str, str]] = Counter()
+        self.sentiment_sum: dict[str, float] = defaultdict(float)
+
+    def add(self, event: EnrichedEvent, tracked: frozenset[str]) -> None:
+        self.by_source[(event.event.network.value, event.language)] += 1
+        for query in dict.fromkeys(event.topics):
+            if query in tracked:
+                self.mentions[(query, event.sentiment.label.value)] += 1
+                self.sentiment_sum[query] += event.sentiment.score + 1.0
+
+    def publish(self, m: Metrics) -> None:
+        for (network, language), n in self.by_source.items():
+            m.events_by_source.labels(network=network_label(network), language=language_label(language)).inc(n)
+        for (query, sentiment), n in self.mentions.items():
+            m.brand_query_mentions.labels(brand_query=query, sentiment=sentiment).inc(n)
+        for query, total in self.sentiment_sum.items():
+            m.brand_query_sentiment_sum.labels(brand_query=query).inc(total)

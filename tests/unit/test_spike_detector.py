@@ -298,3 +298,19 @@ def test_spike_detector_skips_an_unreadable_counts_message():
     assert detector.table == {} and detector.alerts == []
     assert detector.metrics.registry.get_sample_value(
         "socialpulse_dead_letters_total", {"code": "invalid_value", "stage": "alerting"}) == 1
+
+
+def test_counts_stage_counts_posts_per_source_and_brand_query_once_per_batch():
+    events = stream(minutes=2, per_minute=10, spike_from=1, spike_posts=5)
+
+    async def scenario():
+        stage = counts_stage(Sent())
+        await sink(stage, records_of(events), 7)
+        return stage.metrics
+
+    metrics = run(scenario())
+    sample = metrics.registry.get_sample_value
+    assert sample("socialpulse_enriched_events_total", {"network": "x", "language": "en"}) == 25
+    assert sample("socialpulse_brand_query_mentions_total", {"brand_query": "nimbus", "sentiment": "negative"}) == 5
+    assert sample("socialpulse_brand_query_mentions_total", {"brand_query": "nimbus", "sentiment": "neutral"}) == 20
+    assert sample("socialpulse_events_in_total", {"agent": "counts"}) == 25
