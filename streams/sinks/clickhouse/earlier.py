@@ -12,6 +12,8 @@ from clickhouse_driver import Client
 
 from streams.sinks.clickhouse.rows import utc_naive
 
+IDS_PER_QUERY = 1000  # event ids of ~60-100 bytes: ~100 KiB of query text
+
 
 class EarlierCopies:
     """One blocking clickhouse-driver connection, used from a worker thread, one query per stored batch.
@@ -34,11 +36,16 @@ class EarlierCopies:
         ids = sorted({event_id for event_id, _, _, _ in rows})
         if self._client is None:
             self._client = self._client_factory()
+        found: list[tuple[str, int, int]] = []
         try:
-            found = self._client.execute(
-                f"SELECT event_id, kafka_partition, min(kafka_offset) FROM {self._table} "  # noqa: S608 - our table
-                "WHERE toStartOfHour(created_at) IN %(hours)s AND event_id IN %(ids)s "
-                "GROUP BY event_id, kafka_partition", {"hours": tuple(hours), "ids": tuple(ids)})
+            # The ids are inlined in the query text: a sink batch of 10,000 would pass the server's max_query_size
+            # (256 KiB by default) and be refused every time.
+            for i in range(0, len(ids), IDS_PER_QUERY):
+                found += self._client.execute(
+                    f"SELECT event_id, kafka_partition, min(kafka_offset) FROM {self._table} "  # noqa: S608 - ours
+                    "WHERE toStartOfHour(created_at) IN %(hours)s AND event_id IN %(ids)s "
+                    "GROUP BY event_id, kafka_partition",
+                    {"hours": tuple(hours), "ids": tuple(ids[i:i + IDS_PER_QUERY])})
         except Exception:
             self._client.disconnect()
             self._client = None
