@@ -35,6 +35,7 @@ from schemas.signals import SpikeSignals
 from streams import codec
 from streams.codec import Limits
 from streams.metrics import Metrics, install_worker_metrics
+from streams.progress import pipeline_lag
 from streams.runtime.batch_consumer import BatchConsumer
 from streams.runtime.failure_policy import RetryPolicy, until_done
 from streams.runtime.nlp_process import EnrichProcess
@@ -122,8 +123,14 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> faust.App:
     spike_agents(app, settings, wiring, producer.send_all, policy, brand_queries)
     sink_stage = stages[1]
 
+    enrich_group = groups[kafka.raw_topic]
+
+    async def raw_topic_consumed() -> bool:
+        lag = await asyncio.to_thread(pipeline_lag, kafka.bootstrap_servers, {kafka.raw_topic: enrich_group})
+        return lag[kafka.raw_topic] == 0
+
     async def caught_up_partitions() -> None:
-        await counts.on_idle(sink_stage.lags)
+        await counts.on_idle(sink_stage.lags, raw_topic_consumed)
 
     app.timer(interval=CAUGHT_UP_SECONDS)(caught_up_partitions)
     if ch.baseline_refresh_seconds > 0:

@@ -65,8 +65,8 @@ class CountsStage:
 
     def __post_init__(self) -> None:
         self._progress_keys = key_per_partition(PROGRESS_KEY_PREFIX, self.partitions)
-        self._started = self.monotonic()
         self._last_record: dict[int, float] = {}  # source partition -> monotonic time of its last batch
+        self._quiet_since: dict[int, float] = {}  # owned source partition -> since when it and upstream had no lag
 
     async def after_stored(self, records: Sequence[KafkaRecord], stored: Sequence[Stored]) -> None:
         if not records:
@@ -138,17 +138,29 @@ class CountsStage:
                                                                     sent_at=now))))
         return out
 
-    async def on_idle(self, lags: Lags) -> None:
-        """Tell the detector which of the sink's partitions have nothing left to consume and have been quiet for
-        `idle_seconds`."""
+    async def on_idle(self, lags: Lags, upstream_idle: Callable[[], Awaitable[bool]]) -> None:
+        """Tell the detector which of the sink's partitions have been caught up for `idle_seconds`: no lag, no
+        record, and nothing left upstream (`upstream_idle`: the enrich stage has consumed the whole raw topic). A
+        sink partition with no lag only shows that the enrich stage has not produced more yet: after a rebalance,
+        or while it enriches a backlog, more may come for minutes the watermark would otherwise have closed."""
         try:
             owned = await lags()
+            upstream = await upstream_idle()
         except Exception as exc:  # noqa: BLE001 - the next tick asks again
             log.debug("counts: lags unavailable: %s", describe(exc))
             return
-        quiet_since = self.monotonic() - self.idle_seconds
-        idle = sorted(p for (topic, p), lag in owned.items() if topic == self.source_topic and lag == 0
-                      and self._last_record.get(p, self._started) <= quiet_since)
+        now = self.monotonic()
+        for (topic, p), lag in owned.items():
+            if topic != self.source_topic:
+                continue
+            if lag or not upstream:
+                self._quiet_since.pop(p, None)
+            else:
+                self._quiet_since.setdefault(p, now)
+        for p in [p for p in self._quiet_since if (self.source_topic, p) not in owned]:
+            del self._quiet_since[p]  # revoked: quiet counts again from its next assignment
+        idle = sorted(p for p, since in self._quiet_since.items()
+                      if now - max(since, self._last_record.get(p, since)) >= self.idle_seconds)
         if not idle:
             return
         entries = tuple(PartitionProgress(partition=p, last_offset=-1, event_time=self.event_times.get(p),

@@ -204,11 +204,21 @@ def test_spike_detector_waits_for_every_source_partition_then_lets_caught_up_one
         async def lags():
             return {("enriched", 0): 0, ("enriched", 1): 0}
 
-        clock[0] = 9.0  # nothing left to consume, but records came 9 s ago: maybe between two enrich batches
-        await stage.on_idle(lags)
+        upstream = [False]
+
+        async def raw_topic_consumed():
+            return upstream[0]
+
+        clock[0] = 20.0  # the sink has nothing left, but the enrich stage has: no claim, however long
+        await stage.on_idle(lags, raw_topic_consumed)
+        upstream[0] = True
+        clock[0] = 25.0  # from here on nothing is left anywhere
+        await stage.on_idle(lags, raw_topic_consumed)
+        clock[0] = 34.0  # quiet for 9 s only
+        await stage.on_idle(lags, raw_topic_consumed)
         early = list(sent)
-        clock[0] = 10.0
-        await stage.on_idle(lags)
+        clock[0] = 35.0
+        await stage.on_idle(lags, raw_topic_consumed)
         await detector.deliver(sent)
         return held, early, detector.signals
 
