@@ -74,6 +74,23 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -
     return values
 
 
+def wait_consuming(pipeline: Pipeline, *, timeout: float = 120) -> None:
+    """Until the worker's /metrics shows the lag of a partition of the raw topic: its stages own partitions."""
+    raw = pipeline.settings.kafka.raw_topic
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{pipeline.web_ports[-1]}/metrics",  # noqa: S310
+                                        timeout=5) as response:
+                if f'topic="{raw}"' in response.read().decode():
+                    return
+        except OSError:
+            pass
+        assert pipeline.workers[-1].poll() is None, pipeline.worker_log(len(pipeline.workers) - 1)
+        time.sleep(0.5)
+    pytest.fail(f"the worker did not start consuming:\n{pipeline.worker_log(len(pipeline.workers) - 1)}")
+
+
 def wait_stored(pipeline: Pipeline, listener: Listener, expected: int, *, timeout: float = 240) -> None:
     db = pipeline.settings.clickhouse.database
     deadline = time.monotonic() + timeout
@@ -133,6 +150,7 @@ def test_listen_kill_9_mid_stream_and_restart_store_every_post_once(pipeline: Pi
     db = pipeline.settings.clickhouse.database
     with fake.running():
         pipeline.start_worker()
+        wait_consuming(pipeline)  # the stream lasts seconds: the kill must not wait for the worker's start-up
         listener = Listener(pipeline, fake, tmp_path)
         listener.start()
         wait_stored(pipeline, listener, 60)
